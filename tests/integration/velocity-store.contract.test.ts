@@ -1,0 +1,180 @@
+/**
+ * One behaviour, two stores: every case runs against the Redis store (real redis-server) and the
+ * embedded memory store, and a differential case checks they agree on a random event stream.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EntityKind } from '../../lib/events.js';
+import { type EntityUpdate, type RecordRequest, RELATIONS, type VelocityStore } from '../../lib/velocity/store.js';
+import { STORE_KINDS, makeStore, randomKey, testLimits } from '../support/stores.js';
+
+const T0 = Date.UTC(2026, 10, 22, 9, 0, 0); // on a bucket boundary of every default window
+const MIN = 60_000;
+
+function entity(kind: EntityKind, key: string, members: EntityUpdate['members'] = []): EntityUpdate {
+  return { kind, key, members, relations: RELATIONS[kind] };
+}
+
+function event(at: number, entities: EntityUpdate[], extra: Partial<RecordRequest> = {}): RecordRequest {
+  return { eventKey: randomKey(), at, amountMinor: 1_000, currency: 'CNY', passwordFree: false, entities, ...extra };
+}
+
+describe.each(STORE_KINDS)('VelocityStore contract: %s', (kind) => {
+  const open: VelocityStore[] = [];
+  const store = (overrides = {}) => {
+    const s = makeStore(kind, testLimits(overrides));
+    open.push(s);
+    return s;
+  };
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+
+  it('counts the current event in its own windows, per currency and per password-free', async () => {
+    const s = store();
+    const account = randomKey();
+    await s.record(event(T0, [entity('account', account)], { amountMinor: 500, passwordFree: true }));
+    await s.record(event(T0 + MIN, [entity('account', account)], { amountMinor: 700, currency: 'USD' }));
+    const snap = await s.record(event(T0 + 2 * MIN, [entity('account', account)], { amountMinor: 300 }));
+    expect(snap.account!.windows['10m']).toEqual({ count: 3, amount: 800, passwordFreeCount: 1, passwordFreeAmount: 500 });
+    expect(snap.account!.windows['7d']!.count).toBe(3);
+  });
+
+  it('measures windows on event time, and weights the oldest bucket by its share of the window', async () => {
+    const s = store();
+    const account = randomKey();
+    await s.record(event(T0 + 30_000, [entity('account', account)], { amountMinor: 1_000 }));
+    // 10m window at T0+10m15s covers (T0+15s, T0+10m15s]: 45 of the first minute bucket's 60 s.
+    const snap = await s.record(event(T0 + 10 * MIN + 15_000, [entity('account', account)], { amountMinor: 200 }));
+    expect(snap.account!.windows['10m']).toMatchObject({ count: 1, amount: 200 + 750 });
+    expect(snap.account!.windows['1h']).toMatchObject({ count: 2, amount: 1_200 });
+    // An event 2 h later sees only itself in 1h and both earlier ones in 24h.
+    const later = await s.record(event(T0 + 130 * MIN, [entity('account', account)], { amountMinor: 1 }));
+    expect(later.account!.windows['1h']!.count).toBe(1);
+    expect(later.account!.windows['24h']).toMatchObject({ count: 3, amount: 1_201 });
+  });
+
+  it('counts an event key once per entity, and a retry reads the same novelty facts', async () => {
+    const s = store();
+    const [account, device] = [randomKey(), randomKey()];
+    const first = event(T0, [entity('account', account, [{ relation: 'device', member: device }])]);
+    const a = await s.record(first);
+    const b = await s.record(first);
+    expect(a.account!.windows['24h']!.count).toBe(1);
+    expect(b).toEqual(a);
+    expect(b.account!.isNew).toBe(true);
+    expect(b.account!.newRelations.device).toBe(true);
+  });
+
+  it('counts concurrent events for one entity exactly', async () => {
+    const s = store();
+    const account = randomKey();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => s.record(event(T0 + i, [entity('account', account)]))));
+    const snap = await s.record(event(T0 + 100, [entity('account', account)], { amountMinor: 0 }));
+    expect(snap.account!.windows['10m']).toMatchObject({ count: 51, amount: 50_000 });
+  });
+
+  it('tracks distinct related entities and first-seen facts', async () => {
+    const s = store();
+    const [account, d1, d2] = [randomKey(), randomKey(), randomKey()];
+    const withDevice = (d: string, at: number) =>
+      s.record(event(at, [entity('account', account, [{ relation: 'device', member: d }])]));
+    const one = await withDevice(d1, T0);
+    const two = await withDevice(d2, T0 + 20 * MIN);
+    const three = await withDevice(d1, T0 + 21 * MIN);
+    expect([one, two, three].map((x) => x.account!.newRelations.device)).toEqual([true, true, false]);
+    expect([one, two, three].map((x) => x.account!.isNew)).toEqual([true, false, false]);
+    expect(three.account!.firstSeenAt).toBe(T0);
+    // d2 (20m) and d1 (refreshed at 21m) are both inside 10m of 21m? d2 at 20m yes, d1 at 21m yes.
+    expect(three.account!.distinct.device).toMatchObject({ '10m': 2, '24h': 2 });
+    expect(three.account!.distinct.ip).toMatchObject({ '24h': 0 });
+    const late = await s.record(event(T0 + 35 * MIN, [entity('account', account)]));
+    expect(late.account!.distinct.device).toMatchObject({ '10m': 0, '1h': 2 });
+  });
+
+  it('keeps at most distinctCap related entities, dropping the least recently seen', async () => {
+    const s = store({ distinctCap: 5 });
+    const device = randomKey();
+    const accounts = Array.from({ length: 8 }, randomKey);
+    let last;
+    for (const [i, a] of accounts.entries()) {
+      last = await s.record(event(T0 + i * 1_000, [entity('device', device, [{ relation: 'account', member: a }])]));
+    }
+    expect(last!.device!.distinct.account!['24h']).toBe(5);
+    // The first account was dropped, so it is new again; the last one seen is not.
+    const again = await s.record(event(T0 + 9_000, [entity('device', device, [{ relation: 'account', member: accounts[0]! }])]));
+    expect(again.device!.newRelations.account).toBe(true);
+    const recent = await s.record(event(T0 + 10_000, [entity('device', device, [{ relation: 'account', member: accounts[7]! }])]));
+    expect(recent.device!.newRelations.account).toBe(false);
+  });
+
+  it('claims an event once, reports a fresh pending claim, takes over a stale one, returns a saved decision', async () => {
+    const s = store({ claimStaleMs: 1_000 });
+    const key = randomKey();
+    expect(await s.claim(key, T0)).toEqual({ state: 'claimed' });
+    expect(await s.claim(key, T0 + 500)).toEqual({ state: 'pending' });
+    expect(await s.readDecision(key)).toBeUndefined();
+    expect(await s.claim(key, T0 + 1_500)).toEqual({ state: 'takeover' });
+    const decision = {
+      eventId: 'evt_1', decision: 'hold' as const, score: 80, reasons: [{ rule: 'r', message: 'm' }],
+      features: { 'account.count.10m': 3 }, policyVersion: 'v1', degraded: false as const,
+    };
+    await s.saveDecision(key, decision);
+    expect(await s.claim(key, T0 + 2_000)).toEqual({ state: 'decided', decision });
+    expect(await s.readDecision(key)).toEqual(decision);
+  });
+
+  it('records each entity of an event independently', async () => {
+    const s = store();
+    const [account, device, merchant] = [randomKey(), randomKey(), randomKey()];
+    const snap = await s.record(
+      event(T0, [
+        entity('account', account, [{ relation: 'device', member: device }]),
+        entity('device', device, [{ relation: 'account', member: account }]),
+        entity('merchant', merchant),
+      ]),
+    );
+    expect(Object.keys(snap).sort()).toEqual(['account', 'device', 'merchant']);
+    expect(snap.device!.distinct.account!['10m']).toBe(1);
+    expect(snap.merchant!.distinct).toEqual({});
+  });
+});
+
+describe('memory and Redis stores agree', () => {
+  it('on a random stream of events over a few entities and two weeks', async () => {
+    const limits = testLimits({ distinctCap: 6 });
+    const memory = makeStore('memory', limits);
+    const redis = makeStore('redis', limits);
+    const ids = (n: number) => Array.from({ length: n }, randomKey);
+    const [accounts, devices, ips] = [ids(4), ids(9), ids(5)];
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    const pick = <T>(xs: T[]) => xs[rand(xs.length)]!;
+    let at = T0;
+    const eventKeys: string[] = [];
+    try {
+      for (let i = 0; i < 400; i++) {
+        at += rand(4) === 0 ? rand(6 * 3_600_000) : rand(5 * MIN);
+        const [a, d, ip] = [pick(accounts), pick(devices), pick(ips)];
+        // Now and then a retry of an earlier event key (it must count nothing in either store).
+        const retry = eventKeys.length > 0 && rand(10) === 0;
+        const eventKey = retry ? pick(eventKeys) : randomKey();
+        if (!retry) eventKeys.push(eventKey);
+        const request: RecordRequest = {
+          eventKey, at, amountMinor: rand(100_000), currency: rand(5) === 0 ? 'USD' : 'CNY', passwordFree: rand(2) === 0,
+          entities: [
+            entity('account', a, [{ relation: 'device', member: d }, { relation: 'ip', member: ip }]),
+            entity('device', d, [{ relation: 'account', member: a }]),
+            entity('ip', ip, [{ relation: 'account', member: a }, { relation: 'device', member: d }]),
+          ],
+        };
+        const [m, r] = [await memory.record(request), await redis.record(request)];
+        expect(r, `event ${i}`).toEqual(m);
+      }
+    } finally {
+      await Promise.all([memory.close(), redis.close()]);
+    }
+  });
+});

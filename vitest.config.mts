@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  plugins: [
+    {
+      // Lua scripts are imported as text, as esbuild's `loader: { '.lua': 'text' }` does in the bundle.
+      name: 'lua-as-text',
+      load(id) {
+        if (id.endsWith('.lua')) return `export default ${JSON.stringify(readFileSync(id, 'utf8'))};`;
+      },
+    },
+  ],
+  test: {
+    globalSetup: ['tests/support/global-redis.ts'],
+    include: ['tests/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+  },
+});
