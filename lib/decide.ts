@@ -1,0 +1,147 @@
+/**
+ * The decision flow: claim the event id, count and read velocity, evaluate the policy, store the
+ * decision. All within a deadline; when the store fails or is too slow, answer with the configured
+ * fallback and say so (degraded). Retries return the stored decision and count nothing.
+ */
+import { StoreUnavailableError } from './errors.js';
+import type { Decision, EntityKind, PaymentEvent } from './events.js';
+import type { IdentityHasher } from './identity.js';
+import { logger } from './observability.js';
+import { evaluate } from './policy/evaluate.js';
+import { addVelocityFeatures, eventFeatures } from './policy/features.js';
+import type { Policy } from './policy/load.js';
+import { type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
+
+export interface DecideDeps {
+  readonly store: VelocityStore;
+  readonly policy: Policy;
+  readonly hasher: IdentityHasher;
+  readonly deadlineMs: number;
+  readonly onStoreFailure: 'hold' | 'approve';
+  readonly now?: () => number;
+}
+
+/** Why a decision was taken without the store; short codes, safe to return to the provider. */
+export type DegradedReason = 'store_unavailable' | 'store_timeout' | 'duplicate_in_flight';
+
+/** Time kept back from the deadline for building and sending the response. */
+const RESPONSE_MARGIN_MS = 10;
+const DUPLICATE_POLL_MS = 15;
+
+export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = (deps.now ?? Date.now)()): Promise<Decision> {
+  const now = deps.now ?? Date.now;
+  const deadline = startedAt + deps.deadlineMs - RESPONSE_MARGIN_MS;
+  const eventKey = deps.hasher.event(event.provider, event.id);
+  try {
+    const claim = await beforeDeadline(deps.store.claim(eventKey, now()), deadline, now);
+    if (claim.state === 'decided') return claim.decision;
+    if (claim.state === 'pending') {
+      return (await awaitDecision(deps.store, eventKey, deadline, now)) ?? fallback(event, deps, 'duplicate_in_flight');
+    }
+    const snapshot = await beforeDeadline(deps.store.record(recordRequest(event, eventKey, deps.hasher)), deadline, now);
+    const evaluation = evaluate(deps.policy, addVelocityFeatures(eventFeatures(event), event, snapshot));
+    if (evaluation.shadow.length > 0) logger.info('shadow rules matched', { eventId: event.id, shadow: evaluation.shadow });
+    const decision: Decision = {
+      eventId: event.id,
+      decision: evaluation.decision,
+      score: evaluation.score,
+      reasons: evaluation.reasons,
+      features: evaluation.features,
+      policyVersion: deps.policy.version,
+      degraded: false,
+    };
+    try {
+      await beforeDeadline(deps.store.saveDecision(eventKey, decision), deadline, now);
+    } catch (error) {
+      // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
+      logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
+    }
+    return decision;
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    const reason: DegradedReason = error instanceof DeadlineError ? 'store_timeout' : 'store_unavailable';
+    logger.warn('velocity store failed; fallback decision', { eventId: event.id, reason, error: error.message });
+    return fallback(event, deps, reason);
+  }
+}
+
+/** The entities of an event, by hashed id, each with the related entities the same event carries. */
+export function recordRequest(event: PaymentEvent, eventKey: string, hasher: IdentityHasher): RecordRequest {
+  const raw: Partial<Record<EntityKind, string>> = {
+    account: event.account.id,
+    linkedAccount: event.linkedAccount?.id,
+    device: event.device?.id,
+    ip: event.ip,
+    instrument: event.instrument?.id,
+    merchant: event.merchant.id,
+  };
+  const hashed = new Map<EntityKind, string>();
+  for (const [kind, id] of Object.entries(raw) as [EntityKind, string | undefined][]) {
+    if (id !== undefined) hashed.set(kind, hasher.entity(kind, id));
+  }
+  const entities: EntityUpdate[] = [...hashed].map(([kind, key]) => ({
+    kind,
+    key,
+    relations: RELATIONS[kind],
+    members: RELATIONS[kind].filter((r) => hashed.has(r)).map((relation) => ({ relation, member: hashed.get(relation)! })),
+  }));
+  return {
+    eventKey,
+    at: event.occurredAt,
+    amountMinor: event.amount.minor,
+    currency: event.amount.currency,
+    passwordFree: event.authMethod === 'password_free',
+    entities,
+  };
+}
+
+/**
+ * The decision without velocity: rules over the event's own fields still apply, and the configured
+ * fallback decides the rest. Not stored, so a retry once the store is back is scored in full.
+ */
+export function fallback(event: PaymentEvent, deps: Pick<DecideDeps, 'policy' | 'onStoreFailure'>, reason: DegradedReason): Decision {
+  const evaluation = evaluate(deps.policy, eventFeatures(event));
+  const hold = deps.onStoreFailure === 'hold' || evaluation.decision === 'hold';
+  return {
+    eventId: event.id,
+    decision: hold ? 'hold' : 'approve',
+    score: hold ? Math.max(evaluation.score, deps.policy.holdAt) : evaluation.score,
+    reasons: [
+      { rule: 'store-failure', message: `velocity unavailable (${reason}); fallback is ${deps.onStoreFailure}` },
+      ...evaluation.reasons,
+    ],
+    features: evaluation.features,
+    policyVersion: deps.policy.version,
+    degraded: reason,
+  };
+}
+
+class DeadlineError extends StoreUnavailableError {}
+
+function beforeDeadline<T>(work: Promise<T>, deadline: number, now: () => number): Promise<T> {
+  const left = deadline - now();
+  if (left <= 0) return Promise.reject(new DeadlineError('deadline reached before the store answered'));
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new DeadlineError(`store did not answer within ${left} ms`)), left);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** A duplicate delivery waits for the first one's decision, polling, until the deadline. */
+async function awaitDecision(store: VelocityStore, eventKey: string, deadline: number, now: () => number): Promise<Decision | undefined> {
+  while (now() + DUPLICATE_POLL_MS < deadline) {
+    await new Promise((r) => setTimeout(r, DUPLICATE_POLL_MS));
+    const decision = await beforeDeadline(store.readDecision(eventKey), deadline, now);
+    if (decision) return decision;
+  }
+  return undefined;
+}

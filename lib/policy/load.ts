@@ -1,0 +1,193 @@
+/**
+ * Reads a policy file (YAML or JSON), validates it and compiles its rules into predicates.
+ * Every error names the rule id and the field path, e.g.
+ *   rule "pf-burst" (rules[2]) when.all[1].feature: unknown feature "acount.count.10m"
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.js';
+import type { FeatureValue } from '../events.js';
+import { type WindowSpec, windowSpecs } from '../velocity/windows.js';
+import { type FeatureInfo, type Features, featureCatalogue } from './features.js';
+import { COMPARISONS, type Comparison, type Condition, Leaf, PolicyFile } from './schema.js';
+
+export type Predicate = (features: Features) => boolean;
+
+export interface CompiledRule {
+  readonly id: string;
+  readonly mode: 'active' | 'shadow';
+  readonly score: number;
+  readonly hold: boolean;
+  readonly message: string;
+  readonly test: Predicate;
+  /** Feature names the condition reads, kept with a decision when the rule fires. */
+  readonly features: readonly string[];
+}
+
+export interface Policy {
+  readonly version: string;
+  readonly holdAt: number;
+  readonly windows: readonly WindowSpec[];
+  readonly rules: readonly CompiledRule[];
+}
+
+export function loadPolicyFile(path: string): Policy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`policy ${path}: cannot read it (${(error as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { uniqueKeys: true }); // YAML is a superset of JSON: one parser for both
+  } catch (error) {
+    throw new ConfigError(`policy ${path}: not valid YAML or JSON: ${(error as Error).message}`);
+  }
+  return compilePolicy(raw, path);
+}
+
+export function compilePolicy(raw: unknown, source = 'policy'): Policy {
+  const parsed = PolicyFile.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`${source}: ${parsed.error.issues.map((i) => `${where(raw, i.path)}: ${i.message}`).join('; ')}`);
+  }
+  const file = parsed.data;
+  let windows: WindowSpec[];
+  try {
+    windows = windowSpecs(file.windows);
+  } catch (error) {
+    throw new ConfigError(`${source}: windows: ${(error as Error).message}`);
+  }
+  const catalogue = featureCatalogue(windows);
+  const errors: string[] = [];
+  const seen = new Set<string>();
+  const rules = file.rules.map((rule, index): CompiledRule => {
+    const at = `rule "${rule.id}" (rules[${index}])`;
+    if (seen.has(rule.id)) errors.push(`${at} id: "${rule.id}" is used by an earlier rule`);
+    seen.add(rule.id);
+    const features: string[] = [];
+    const test = compileCondition(rule.when, 'when', { catalogue, features, errors: (m) => errors.push(`${at} ${m}`) });
+    for (const name of rule.message.match(/\{([^}]+)\}/g) ?? []) {
+      if (!catalogue.has(name.slice(1, -1))) errors.push(`${at} message: unknown feature ${name}`);
+    }
+    return { id: rule.id, mode: rule.mode, score: rule.score ?? 0, hold: rule.hold ?? false, message: rule.message, test, features };
+  });
+  if (errors.length > 0) throw new ConfigError(`${source}: ${errors.join('; ')}`);
+  return { version: file.version, holdAt: file.holdAt, windows, rules };
+}
+
+/** "rules[2].when" -> 'rule "pf-burst" (rules[2]) when' so an error names the rule by its id. */
+function where(raw: unknown, path: readonly PropertyKey[]): string {
+  if (path[0] === 'rules' && typeof path[1] === 'number') {
+    const id = (raw as { rules?: { id?: unknown }[] })?.rules?.[path[1]]?.id;
+    const head = `rule ${typeof id === 'string' ? `"${id}" ` : ''}(rules[${path[1]}])`;
+    return path.length > 2 ? `${head} ${formatPath(path.slice(2))}` : head;
+  }
+  return formatPath(path) || '(top level)';
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`)).join('');
+}
+
+interface CompileContext {
+  readonly catalogue: Map<string, FeatureInfo>;
+  readonly features: string[];
+  readonly errors: (message: string) => void;
+}
+
+const never: Predicate = () => false;
+
+function compileCondition(raw: unknown, path: string, ctx: CompileContext): Predicate {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    ctx.errors(`${path}: expected a condition (all, any, not, or a feature comparison)`);
+    return never;
+  }
+  const keys = Object.keys(raw);
+  const body = raw as Record<string, unknown>;
+  for (const group of ['all', 'any'] as const) {
+    if (!(group in body)) continue;
+    if (keys.length !== 1) ctx.errors(`${path}: "${group}" stands alone; found also ${keys.filter((k) => k !== group).join(', ')}`);
+    const list = body[group];
+    if (!Array.isArray(list) || list.length === 0) {
+      ctx.errors(`${path}.${group}: expected a non-empty list of conditions`);
+      return never;
+    }
+    const parts = list.map((c, i) => compileCondition(c, `${path}.${group}[${i}]`, ctx));
+    return group === 'all' ? (f) => parts.every((p) => p(f)) : (f) => parts.some((p) => p(f));
+  }
+  if ('not' in body) {
+    if (keys.length !== 1) ctx.errors(`${path}: "not" stands alone; found also ${keys.filter((k) => k !== 'not').join(', ')}`);
+    const inner = compileCondition(body.not, `${path}.not`, ctx);
+    return (f) => !inner(f);
+  }
+  return compileLeaf(raw, path, ctx);
+}
+
+function compileLeaf(raw: object, path: string, ctx: CompileContext): Predicate {
+  const parsed = Leaf.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.errors(`${path}${issue.path.length ? `.${formatPath(issue.path)}` : ''}: ${issue.message}`);
+    return never;
+  }
+  const leaf = parsed.data;
+  const ops = COMPARISONS.filter((op) => leaf[op] !== undefined);
+  if (ops.length !== 1) {
+    ctx.errors(`${path}: expected exactly one comparison (${COMPARISONS.join(', ')}), found ${ops.length ? ops.join(', ') : 'none'}`);
+    return never;
+  }
+  const op = ops[0]!;
+  const info = ctx.catalogue.get(leaf.feature);
+  if (!info) {
+    ctx.errors(`${path}.feature: unknown feature "${leaf.feature}"${suggest(leaf.feature, ctx.catalogue)}`);
+    return never;
+  }
+  ctx.features.push(leaf.feature);
+  const expected = leaf[op]!;
+  const checkValue = (value: unknown, field: string) => {
+    if (typeof value !== info.type) ctx.errors(`${path}.${field}: "${leaf.feature}" is a ${info.type}, got ${JSON.stringify(value)}`);
+    else if (info.values && !info.values.includes(value as string)) {
+      ctx.errors(`${path}.${field}: "${leaf.feature}" is one of ${info.values.join(', ')}, got ${JSON.stringify(value)}`);
+    }
+  };
+  if (op === 'gt' || op === 'gte' || op === 'lt' || op === 'lte') {
+    if (info.type !== 'number') ctx.errors(`${path}.${op}: "${leaf.feature}" is a ${info.type}, not a number`);
+  } else if (op === 'eq' || op === 'ne') checkValue(expected, op);
+  else if (op === 'in' || op === 'notIn') (expected as FeatureValue[]).forEach((v, i) => checkValue(v, `${op}[${i}]`));
+  return comparison(leaf.feature, op, expected);
+}
+
+/** A comparison on a feature the event does not have is false (use `exists` to test presence). */
+function comparison(name: string, op: Comparison, expected: FeatureValue | FeatureValue[] | boolean): Predicate {
+  switch (op) {
+    case 'exists':
+      return (f) => (f[name] !== undefined) === expected;
+    case 'eq':
+      return (f) => f[name] === expected;
+    case 'ne':
+      return (f) => f[name] !== undefined && f[name] !== expected;
+    case 'gt':
+      return (f) => (f[name] as number) > (expected as number);
+    case 'gte':
+      return (f) => (f[name] as number) >= (expected as number);
+    case 'lt':
+      return (f) => (f[name] as number) < (expected as number);
+    case 'lte':
+      return (f) => (f[name] as number) <= (expected as number);
+    case 'in': {
+      const set = new Set(expected as FeatureValue[]);
+      return (f) => f[name] !== undefined && set.has(f[name]!);
+    }
+    case 'notIn': {
+      const set = new Set(expected as FeatureValue[]);
+      return (f) => f[name] !== undefined && !set.has(f[name]!);
+    }
+  }
+}
+
+function suggest(name: string, catalogue: Map<string, FeatureInfo>): string {
+  const head = name.split('.')[0];
+  const near = [...catalogue.keys()].filter((k) => k.split('.')[0] === head).slice(0, 6);
+  return near.length ? ` (features of "${head}" include ${near.join(', ')}, ...)` : ` (features start with event., account., linkedAccount., device., ip., instrument., merchant.)`;
+}

@@ -1,0 +1,108 @@
+/**
+ * The generic provider: our own JSON event (version 1), signed with Standard Webhooks headers.
+ * The recommended integration for anything that is not one of the named providers.
+ */
+import * as z from 'zod';
+import { BodyParseError, SchemaError } from '../errors.js';
+import {
+  AUTH_METHODS,
+  EVENT_KINDS,
+  Identifier,
+  INSTRUMENT_KINDS,
+  LINKED_ACCOUNT_KINDS,
+  type PaymentEvent,
+} from '../events.js';
+import { decodeSecret, verifyStandardWebhook } from './standard-webhooks.js';
+import { type ProviderAdapter, type RawRequest, type Verified, jsonResponse } from './types.js';
+
+/** How far in the future an occurredAt may be (clock skew between the sender and us). */
+export const MAX_FUTURE_MS = 5 * 60_000;
+
+const Timestamp = z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date-time with a zone, e.g. 2026-11-22T09:00:00Z' });
+
+/** The wire format, version 1. Strict: a misspelt field is an error, not silently dropped data. */
+export const GenericEventV1 = z.strictObject({
+  id: Identifier,
+  kind: z.enum(EVENT_KINDS),
+  occurredAt: Timestamp,
+  amount: z.strictObject({
+    minor: z.number().int('expected an integer of minor units').nonnegative().max(Number.MAX_SAFE_INTEGER),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO-4217 code such as CNY'),
+  }),
+  account: z.strictObject({ id: Identifier, twoFactor: z.boolean().optional(), createdAt: Timestamp.optional() }),
+  linkedAccount: z.strictObject({ id: Identifier, kind: z.enum(LINKED_ACCOUNT_KINDS) }).optional(),
+  merchant: z.strictObject({ id: Identifier, category: z.string().regex(/^\d{4}$/, 'expected a 4-digit MCC').optional() }),
+  instrument: z.strictObject({ id: Identifier, kind: z.enum(INSTRUMENT_KINDS) }).optional(),
+  authMethod: z.enum(AUTH_METHODS),
+  device: z.strictObject({ id: Identifier }).optional(),
+  ip: z.union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' }).optional(),
+  country: z.string().regex(/^[A-Z]{2}$/, 'expected an ISO-3166 alpha-2 code such as CN').optional(),
+});
+export type GenericEventV1 = z.infer<typeof GenericEventV1>;
+
+/** "amount.minor: expected an integer of minor units; ip: expected an IPv4 or IPv6 address" */
+export function describeIssues(error: z.ZodError, limit = 5): string {
+  return error.issues
+    .slice(0, limit)
+    .map((issue) => {
+      const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+      return `${path || '(body)'}: ${issue.message}${keys}`;
+    })
+    .join('; ');
+}
+
+export function toPaymentEvent(wire: GenericEventV1, receivedAt: number): PaymentEvent {
+  const occurredAt = Date.parse(wire.occurredAt);
+  if (occurredAt - receivedAt > MAX_FUTURE_MS) throw new SchemaError('occurredAt: more than 5 minutes in the future');
+  return {
+    id: wire.id,
+    provider: 'generic',
+    kind: wire.kind,
+    occurredAt,
+    amount: wire.amount,
+    account: {
+      id: wire.account.id,
+      ...(wire.account.twoFactor !== undefined && { twoFactor: wire.account.twoFactor }),
+      ...(wire.account.createdAt !== undefined && { createdAt: Date.parse(wire.account.createdAt) }),
+    },
+    ...(wire.linkedAccount && { linkedAccount: wire.linkedAccount }),
+    merchant: wire.merchant,
+    ...(wire.instrument && { instrument: wire.instrument }),
+    authMethod: wire.authMethod,
+    ...(wire.device && { device: wire.device }),
+    ...(wire.ip !== undefined && { ip: wire.ip }),
+    ...(wire.country !== undefined && { country: wire.country }),
+  };
+}
+
+export function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new BodyParseError(`body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+export function createGenericAdapter(secrets: readonly string[]): ProviderAdapter {
+  const keys = secrets.map(decodeSecret);
+  return {
+    name: 'generic',
+    verify(request: RawRequest): Verified {
+      verifyStandardWebhook(request.headers, request.body, keys, request.receivedAt);
+      const parsed = GenericEventV1.safeParse(parseJson(request.body));
+      if (!parsed.success) throw new SchemaError(describeIssues(parsed.error));
+      return { kind: 'score', event: toPaymentEvent(parsed.data, request.receivedAt) };
+    },
+    respond: (d) =>
+      jsonResponse(200, {
+        eventId: d.eventId,
+        decision: d.decision,
+        score: d.score,
+        reasons: d.reasons,
+        policyVersion: d.policyVersion,
+        degraded: d.degraded,
+      }),
+    acknowledge: (reason) => jsonResponse(200, { acknowledged: true, reason }),
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * Everything a container builds once: config, store, adapters, hasher. Built on the first request
+ * (not at import, so invoke local and tests control the environment) and reused while warm.
+ */
+import { type Config, loadConfig } from './config.js';
+import { IdentityHasher } from './identity.js';
+import { logger } from './observability.js';
+import { type ProviderAdapter, createAdapters } from './providers/index.js';
+import { MemoryVelocityStore } from './velocity/memory.js';
+import { RedisVelocityStore, createRedisClient } from './velocity/redis.js';
+import type { VelocityStore } from './velocity/store.js';
+
+export interface Runtime {
+  readonly config: Config;
+  readonly store: VelocityStore;
+  readonly adapters: ReadonlyMap<string, ProviderAdapter>;
+  readonly hasher: IdentityHasher;
+}
+
+export function createStore(config: Config): VelocityStore {
+  if (config.redisUrl) return new RedisVelocityStore(createRedisClient(config.redisUrl, config.deadlineMs), config.limits);
+  return new MemoryVelocityStore(config.limits);
+}
+
+export function createRuntime(config: Config, store: VelocityStore = createStore(config)): Runtime {
+  return { config, store, adapters: createAdapters(config.providers), hasher: new IdentityHasher(config.pepper) };
+}
+
+let current: Runtime | Error | undefined;
+
+/** The container's runtime; a configuration error is kept and rethrown (the environment will not change). */
+export function getRuntime(): Runtime {
+  if (current instanceof Error) throw current;
+  if (current) return current;
+  try {
+    const runtime = createRuntime(loadConfig());
+    const { config } = runtime;
+    logger.info('riskhook ready', {
+      stage: config.stage,
+      store: runtime.store.name,
+      policy: config.policyPath,
+      policyVersion: config.policy.version,
+      providers: [...runtime.adapters.keys()],
+      deadlineMs: config.deadlineMs,
+      onStoreFailure: config.onStoreFailure,
+    });
+    if (runtime.store.name === 'memory') {
+      logger.warn('REDIS_URL is unset: counting in this process only (the embedded in-memory store, for local runs)');
+    }
+    if (config.localDefaults.length > 0) {
+      logger.warn('using local-only defaults (refused outside local runs)', { variables: config.localDefaults });
+    }
+    current = runtime;
+    return runtime;
+  } catch (error) {
+    current = error as Error;
+    throw error;
+  }
+}

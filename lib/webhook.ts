@@ -1,0 +1,56 @@
+/**
+ * One webhook request, provider-agnostic: adapter.verify -> decide -> adapter.respond.
+ * Errors become responses here and only here (the provider's own error shape when it has one).
+ */
+import { decide } from './decide.js';
+import { ConfigError, RiskhookError, UnknownProviderError } from './errors.js';
+import { logger, recordDecisionMetric } from './observability.js';
+import { type HttpResponse, type ProviderAdapter, type RawRequest } from './providers/index.js';
+import { jsonResponse } from './providers/types.js';
+import type { Runtime } from './runtime.js';
+
+export async function handleWebhook(provider: string, request: RawRequest, runtime: Runtime): Promise<HttpResponse> {
+  const adapter = runtime.adapters.get(provider);
+  try {
+    if (!adapter) throw new UnknownProviderError(`no provider "${provider.slice(0, 32)}"; known: ${[...runtime.adapters.keys()].join(', ')}`);
+    const verified = adapter.verify(request);
+    if (verified.kind === 'acknowledge') {
+      logger.info('acknowledged without scoring', { provider, reason: verified.reason });
+      return adapter.acknowledge(verified.reason);
+    }
+    const { config } = runtime;
+    const decision = await decide(
+      verified.event,
+      { store: runtime.store, policy: config.policy, hasher: runtime.hasher, deadlineMs: config.deadlineMs, onStoreFailure: config.onStoreFailure },
+      request.receivedAt,
+    );
+    const latencyMs = Date.now() - request.receivedAt;
+    logger.info('decision', {
+      provider,
+      eventId: decision.eventId,
+      decision: decision.decision,
+      score: decision.score,
+      rules: decision.reasons.map((r) => r.rule),
+      degraded: decision.degraded,
+      latencyMs,
+    });
+    recordDecisionMetric(provider, decision, latencyMs);
+    return adapter.respond(decision);
+  } catch (error) {
+    return errorResponse(error, provider, adapter);
+  }
+}
+
+export function errorResponse(error: unknown, provider: string, adapter?: ProviderAdapter): HttpResponse {
+  if (error instanceof ConfigError) {
+    // The details are for the operator (logs), not for whoever is calling the webhook.
+    logger.error('configuration error', { message: error.message });
+    return jsonResponse(500, { error: { code: error.code, message: 'riskhook is misconfigured; see its logs' } });
+  }
+  if (error instanceof RiskhookError) {
+    logger.info('request refused', { provider: provider.slice(0, 32), status: error.status, code: error.code, message: error.message });
+    return adapter?.respondError?.(error) ?? jsonResponse(error.status, { error: { code: error.code, message: error.message } });
+  }
+  logger.error('unexpected error', { provider: provider.slice(0, 32), error: error as Error });
+  return jsonResponse(500, { error: { code: 'internal_error', message: 'internal error' } });
+}
