@@ -15,6 +15,8 @@ export default defineConfig({
     globalSetup: ['tests/support/global-redis.ts'],
     include: ['tests/**/*.test.ts'],
     testTimeout: 30_000,
+    // Quiet runs: tests that look at logs or metrics turn them on for themselves.
+    env: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
     hookTimeout: 120_000,
   },
 });

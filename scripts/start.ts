@@ -1,0 +1,23 @@
+/**
+ * npm start: the API on http://localhost:3000 through serverless-offline (stage "local").
+ * Prints what the local run uses before handing over, since missing secrets are filled with the
+ * public local-only defaults (refused anywhere but a local run).
+ */
+import { spawn } from 'node:child_process';
+import { LOCAL_GENERIC_SECRET, LOCAL_PEPPER } from '../lib/local-defaults.js';
+
+const env = process.env;
+const lines = [
+  'riskhook local run',
+  `  store:                   ${env.REDIS_URL ? `Redis at ${env.REDIS_URL.replace(/\/\/[^@]*@/, '//***@')}` : 'embedded in-memory store (set REDIS_URL to use Redis)'}`,
+  `  GENERIC_WEBHOOK_SECRETS: ${env.GENERIC_WEBHOOK_SECRETS ? '(from the environment)' : `${LOCAL_GENERIC_SECRET}  (local-only default)`}`,
+  `  RISKHOOK_PEPPER:         ${env.RISKHOOK_PEPPER ? '(from the environment)' : `${LOCAL_PEPPER}  (local-only default)`}`,
+  `  policy:                  ${env.RISKHOOK_POLICY ?? 'policies/default.yaml'}`,
+  '  try:                     npm run send -- examples/normal-purchase.json',
+  '',
+];
+console.log(lines.join('\n'));
+
+const child = spawn('npx', ['serverless', 'offline', 'start', '--stage', 'local', ...process.argv.slice(2)], { stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+child.on('exit', (code) => process.exit(code ?? 0));
