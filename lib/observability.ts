@@ -9,18 +9,17 @@ import type { Decision } from './events.js';
 export const logger = new Logger({ serviceName: 'riskhook' });
 export const metrics = new Metrics({ namespace: 'riskhook', serviceName: 'riskhook' });
 
-/** One EMF record per decision: count by provider and outcome, plus latency; and one per degraded decision. */
-export function recordDecisionMetric(provider: string, decision: Decision, latencyMs: number): void {
+/** One EMF record (a single metric publishes as soon as it is added, with its own dimensions). */
+function emit(dimensions: Record<string, string>, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void {
   const m = metrics.singleMetric();
-  m.addDimension('provider', provider);
-  m.addDimension('decision', decision.decision);
-  m.addMetric('decisions', MetricUnit.Count, 1);
-  m.addMetric('decisionLatency', MetricUnit.Milliseconds, latencyMs);
-  m.publishStoredMetrics();
-  if (decision.degraded) {
-    const d = metrics.singleMetric();
-    d.addDimension('reason', decision.degraded);
-    d.addMetric('degradedDecisions', MetricUnit.Count, 1);
-    d.publishStoredMetrics();
-  }
+  for (const [key, v] of Object.entries(dimensions)) m.addDimension(key, v);
+  m.addMetric(name, unit, value);
+}
+
+/** Per decision: a count and the latency by provider and outcome, and a count per degraded reason. */
+export function recordDecisionMetric(provider: string, decision: Decision, latencyMs: number): void {
+  const dimensions = { provider, decision: decision.decision };
+  emit(dimensions, 'decisions', MetricUnit.Count, 1);
+  emit(dimensions, 'decisionLatency', MetricUnit.Milliseconds, latencyMs);
+  if (decision.degraded) emit({ provider, reason: decision.degraded }, 'degradedDecisions', MetricUnit.Count, 1);
 }
