@@ -15,7 +15,7 @@ export class IdentityHasher {
 
   /** The stored name of an entity (and of a related-entity member). */
   entity(kind: EntityKind, rawId: string): string {
-    return this.#digest(`${kind}\u0000${kind === 'ip' ? rawId.toLowerCase() : rawId}`);
+    return this.#digest(`${kind}\u0000${kind === 'ip' ? canonicalIp(rawId) : rawId}`);
   }
 
   /** The stored name of an event id, for idempotency records and per-entity markers. */
@@ -26,4 +26,22 @@ export class IdentityHasher {
   #digest(text: string): string {
     return createHmac('sha256', this.#pepper).update(text, 'utf8').digest().subarray(0, 12).toString('base64url');
   }
+}
+
+/**
+ * One spelling per address, so it is one entity: IPv6 in its compressed lower-case form (as the URL
+ * parser writes it), IPv4-mapped IPv6 as plain IPv4. Anything else is kept as given, lower-cased.
+ */
+export function canonicalIp(ip: string): string {
+  if (!ip.includes(':')) return ip.toLowerCase();
+  let host: string;
+  try {
+    host = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip.toLowerCase();
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (!mapped) return host;
+  const [hi, lo] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }

@@ -45,7 +45,10 @@ export function getRuntime(): Runtime {
       onStoreFailure: config.onStoreFailure,
     });
     if (runtime.store.name === 'memory') {
-      logger.warn('REDIS_URL is unset: counting in this process only (the embedded in-memory store, for local runs)');
+      const message = 'REDIS_URL is unset: counting in this process only (the embedded in-memory store, for local runs)';
+      // On Lambda every container would count alone: say so as loudly as the logs allow.
+      if (config.local) logger.warn(message);
+      else logger.error(`${message}; on a deployed function velocity is per container, set REDIS_URL`);
     }
     if (config.localDefaults.length > 0) {
       logger.warn('using local-only defaults (refused outside local runs)', { variables: config.localDefaults });

@@ -18,7 +18,9 @@ import { type ProviderAdapter, type RawRequest, type Verified, jsonResponse } fr
 /** How far in the future an occurredAt may be (clock skew between the sender and us). */
 export const MAX_FUTURE_MS = 5 * 60_000;
 
-const Timestamp = z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date-time with a zone, e.g. 2026-11-22T09:00:00Z' });
+const Timestamp = z.iso
+  .datetime({ offset: true, error: 'expected an ISO-8601 date-time with a zone, e.g. 2026-11-22T09:00:00Z' })
+  .refine((v) => Date.parse(v) >= 0, 'expected a date-time after 1970-01-01');
 
 /** The wire format, version 1. Strict: a misspelt field is an error, not silently dropped data. */
 export const GenericEventV1 = z.strictObject({
@@ -26,7 +28,7 @@ export const GenericEventV1 = z.strictObject({
   kind: z.enum(EVENT_KINDS),
   occurredAt: Timestamp,
   amount: z.strictObject({
-    minor: z.number().int('expected an integer of minor units').nonnegative().max(Number.MAX_SAFE_INTEGER),
+    minor: z.number().int('expected a whole number of minor units, at most 2^53 - 1').nonnegative().max(Number.MAX_SAFE_INTEGER),
     currency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO-4217 code such as CNY'),
   }),
   account: z.strictObject({ id: Identifier, twoFactor: z.boolean().optional(), createdAt: Timestamp.optional() }),
@@ -40,7 +42,7 @@ export const GenericEventV1 = z.strictObject({
 });
 export type GenericEventV1 = z.infer<typeof GenericEventV1>;
 
-/** "amount.minor: expected an integer of minor units; ip: expected an IPv4 or IPv6 address" */
+/** e.g. "amount.minor: expected a whole number of minor units, at most 2^53 - 1; ip: expected an IPv4 or IPv6 address" */
 export function describeIssues(error: z.ZodError, limit = 5): string {
   return error.issues
     .slice(0, limit)

@@ -27,6 +27,7 @@ export function parseDuration(text: string): number | undefined {
 export const DEFAULT_WINDOWS: Readonly<Record<string, string>> = { '10m': '1m', '1h': '5m', '24h': '1h', '7d': '12h' };
 
 export function windowSpecs(config: Readonly<Record<string, string>>): WindowSpec[] {
+  if (Object.keys(config).length === 0) throw new RangeError('at least one window is needed, e.g. { 24h: 1h }');
   return Object.entries(config)
     .map(([name, bucket]) => {
       const ms = parseDuration(name);

@@ -1,0 +1,174 @@
+/**
+ * Configuration from the environment. Local runs work with nothing set; anywhere else a missing or
+ * public (local-only) secret stops the cold start with a ConfigError naming the variable.
+ * loadConfig reads RISKHOOK_POLICY relative to the working directory (the repo root under vitest).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type Config, loadConfig } from '../../lib/config.js';
+import { ConfigError } from '../../lib/errors.js';
+import { LOCAL_GENERIC_SECRET, LOCAL_PEPPER } from '../../lib/local-defaults.js';
+import { loadPolicyFile } from '../../lib/policy/load.js';
+
+const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+const PEPPER = randomBytes(24).toString('hex');
+const LAMBDA = { GENERIC_WEBHOOK_SECRETS: SECRET, RISKHOOK_PEPPER: PEPPER }; // a valid deployed environment
+const UNRESOLVED = '{{resolve:ssm-secure:/riskhook/prod/generic-webhook-secrets}}';
+
+const dir = mkdtempSync(join(tmpdir(), 'riskhook-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function refusal(env: NodeJS.ProcessEnv): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected loadConfig to refuse the environment');
+}
+
+describe('local runs', () => {
+  it('with IS_OFFLINE=true and nothing else, uses the local-only defaults and the memory store', () => {
+    const config = loadConfig({ IS_OFFLINE: 'true' });
+    expect(config.local).toBe(true);
+    expect(config.localDefaults).toEqual(expect.arrayContaining(['GENERIC_WEBHOOK_SECRETS', 'RISKHOOK_PEPPER']));
+    expect(config.localDefaults).toHaveLength(2);
+    expect(config.providers.genericSecrets).toEqual([LOCAL_GENERIC_SECRET]);
+    expect(config.pepper).toBe(LOCAL_PEPPER);
+    expect(config.redisUrl).toBeUndefined(); // no REDIS_URL: the embedded store
+    // The shipped policy, and the store counts the windows the policy declares.
+    expect(config.policyPath).toBe('policies/default.yaml');
+    expect(config.policy.version).toBe(loadPolicyFile('policies/default.yaml').version);
+    expect(config.limits.windows).toEqual(config.policy.windows);
+  });
+
+  it('IS_LOCAL=true (serverless invoke local) is a local run too', () => {
+    expect(loadConfig({ IS_LOCAL: 'true' }).local).toBe(true);
+  });
+
+  it('uses what is set and lists only what it filled in', () => {
+    const config = loadConfig({ IS_OFFLINE: 'true', RISKHOOK_PEPPER: PEPPER, REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(config.pepper).toBe(PEPPER);
+    expect(config.localDefaults).toEqual(['GENERIC_WEBHOOK_SECRETS']);
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('treats unresolved {{resolve:...}} values as unset', () => {
+    const config = loadConfig({ IS_OFFLINE: 'true', GENERIC_WEBHOOK_SECRETS: UNRESOLVED, RISKHOOK_PEPPER: '{{resolve:ssm-secure:/p}}' });
+    expect(config.providers.genericSecrets).toEqual([LOCAL_GENERIC_SECRET]);
+    expect(config.pepper).toBe(LOCAL_PEPPER);
+    expect(config.localDefaults).toHaveLength(2);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ IS_OFFLINE: 'true', RISKHOOK_PEPPER: '' }).pepper).toBe(LOCAL_PEPPER);
+  });
+});
+
+describe('deployed (not local) runs', () => {
+  it('accept a complete environment without any local default', () => {
+    const config: Config = loadConfig(LAMBDA);
+    expect(config.local).toBe(false);
+    expect(config.localDefaults).toEqual([]);
+    expect(config.providers.genericSecrets).toEqual([SECRET]);
+    expect(config.pepper).toBe(PEPPER);
+  });
+
+  it('refuse to start without secrets, naming both variables', () => {
+    const message = refusal({});
+    expect(message).toContain('GENERIC_WEBHOOK_SECRETS');
+    expect(message).toContain('RISKHOOK_PEPPER');
+  });
+
+  it('IS_OFFLINE must be exactly "true" to count as local', () => {
+    expect(refusal({ IS_OFFLINE: '1' })).toContain('GENERIC_WEBHOOK_SECRETS');
+  });
+
+  it('refuse the local-only secret even when set explicitly, alone or among others', () => {
+    for (const secrets of [LOCAL_GENERIC_SECRET, `${SECRET},${LOCAL_GENERIC_SECRET}`]) {
+      const message = refusal({ ...LAMBDA, GENERIC_WEBHOOK_SECRETS: secrets });
+      expect(message).toMatch(/GENERIC_WEBHOOK_SECRETS: the local-only secret/);
+      expect(message).not.toContain('RISKHOOK_PEPPER');
+    }
+  });
+
+  it('refuse the local-only pepper even when set explicitly', () => {
+    const message = refusal({ ...LAMBDA, RISKHOOK_PEPPER: LOCAL_PEPPER });
+    expect(message).toMatch(/RISKHOOK_PEPPER: the local-only pepper/);
+    expect(message).not.toContain('GENERIC_WEBHOOK_SECRETS');
+  });
+
+  it('refuse unresolved {{resolve:...}} values, naming the variable', () => {
+    const message = refusal({ ...LAMBDA, GENERIC_WEBHOOK_SECRETS: UNRESOLVED });
+    expect(message).toMatch(/GENERIC_WEBHOOK_SECRETS: holds an unresolved reference/);
+    expect(refusal({ ...LAMBDA, REDIS_URL: '{{resolve:ssm:/redis}}' })).toMatch(/REDIS_URL: holds an unresolved reference/);
+  });
+
+  it('accept several comma-separated secrets (rotation), trimming spaces', () => {
+    const other = `whsec_${randomBytes(32).toString('base64')}`;
+    expect(loadConfig({ ...LAMBDA, GENERIC_WEBHOOK_SECRETS: ` ${SECRET} , ${other},` }).providers.genericSecrets).toEqual([SECRET, other]);
+  });
+});
+
+describe('invalid values', () => {
+  it.each([
+    ['RISKHOOK_DEADLINE_MS', 'abc'],
+    ['RISKHOOK_DEADLINE_MS', '10'], // below the minimum
+    ['RISKHOOK_DEADLINE_MS', '1.5'],
+    ['RISKHOOK_ON_STORE_FAILURE', 'maybe'],
+    ['RISKHOOK_MAX_BODY_BYTES', '99999999'],
+    ['REDIS_URL', 'http://x'],
+    ['REDIS_URL', 'redis://'],
+    ['GENERIC_WEBHOOK_SECRETS', 'not-a-whsec-secret'],
+    ['GENERIC_WEBHOOK_SECRETS', 'whsec_c2hvcnQ='], // "short": too few key bytes
+    ['RISKHOOK_PEPPER', 'short'],
+  ])('refuses %s=%j, naming it (locally too)', (name, value) => {
+    for (const base of [LAMBDA, { IS_OFFLINE: 'true' }]) {
+      expect(refusal({ ...base, [name]: value })).toMatch(new RegExp(`(^configuration: |; )${name}(\\.\\d+)?: `));
+    }
+  });
+
+  it('reports every bad variable at once', () => {
+    const message = refusal({ ...LAMBDA, RISKHOOK_DEADLINE_MS: 'abc', RISKHOOK_ON_STORE_FAILURE: 'maybe', REDIS_URL: 'http://x' });
+    for (const name of ['RISKHOOK_DEADLINE_MS', 'RISKHOOK_ON_STORE_FAILURE', 'REDIS_URL']) expect(message).toContain(name);
+  });
+
+  it('reads valid numbers and choices', () => {
+    const config = loadConfig({ ...LAMBDA, RISKHOOK_DEADLINE_MS: '1500', RISKHOOK_ON_STORE_FAILURE: 'approve', RISKHOOK_MAX_BODY_BYTES: '2048' });
+    expect(config).toMatchObject({ deadlineMs: 1_500, onStoreFailure: 'approve', maxBodyBytes: 2_048 });
+    // A claim pending for twice the deadline belongs to a dead attempt.
+    expect(config.limits.claimStaleMs).toBe(3_000);
+  });
+});
+
+describe('RISKHOOK_POLICY', () => {
+  it('loads the policy it points to', () => {
+    const path = join(dir, 'tiny.yaml');
+    writeFileSync(path, 'version: tiny-1\nholdAt: 50\nwindows: { 30m: 1m }\nrules:\n  - { id: big, when: { feature: event.amount, gt: 1 }, score: 10, message: m }\n');
+    const config = loadConfig({ ...LAMBDA, RISKHOOK_POLICY: path });
+    expect(config.policy.version).toBe('tiny-1');
+    expect(config.limits.windows.map((w) => w.name)).toEqual(['30m']);
+  });
+
+  it('a broken policy file is an error naming RISKHOOK_POLICY and the rule', () => {
+    const path = join(dir, 'broken.yaml');
+    writeFileSync(path, 'version: 1\nholdAt: 70\nrules:\n  - { id: typo, when: { feature: acount.count.10m, gt: 1 }, score: 10, message: m }\n');
+    const message = refusal({ ...LAMBDA, RISKHOOK_POLICY: path });
+    expect(message).toMatch(/RISKHOOK_POLICY: /);
+    expect(message).toContain('rule "typo"');
+  });
+
+  it('a missing policy file is an error naming RISKHOOK_POLICY, even locally', () => {
+    expect(refusal({ IS_OFFLINE: 'true', RISKHOOK_POLICY: join(dir, 'nope.yaml') })).toMatch(/RISKHOOK_POLICY: .*cannot read/);
+  });
+
+  it('a policy error is reported together with the environment problems', () => {
+    const message = refusal({ RISKHOOK_POLICY: join(dir, 'nope.yaml') });
+    expect(message).toContain('RISKHOOK_POLICY');
+    expect(message).toContain('RISKHOOK_PEPPER');
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * Features are the vocabulary of the policy: every name the code produces must be in the catalogue
+ * (or a rule could never name it) and have the catalogue's type, and every catalogue name must be
+ * producible (or load.ts would accept rules that can never fire). Snapshots come from the real
+ * embedded store, so the names are the ones production sees.
+ */
+import { describe, expect, it } from 'vitest';
+import { recordRequest } from '../../../lib/decide.js';
+import type { PaymentEvent } from '../../../lib/events.js';
+import { IdentityHasher } from '../../../lib/identity.js';
+import { addVelocityFeatures, eventFeatures, featureCatalogue, type Features } from '../../../lib/policy/features.js';
+import { MemoryVelocityStore } from '../../../lib/velocity/memory.js';
+import { DEFAULT_LIMITS } from '../../../lib/velocity/store.js';
+import { DEFAULT_WINDOWS, type WindowSpec, windowSpecs } from '../../../lib/velocity/windows.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const T0 = Date.UTC(2026, 10, 22, 9, 0, 0);
+const hasher = new IdentityHasher('features-test-pepper-0123456789');
+
+let seq = 0;
+function fullEvent(at: number, over: Partial<PaymentEvent> = {}): PaymentEvent {
+  return {
+    id: `evt_${++seq}`,
+    provider: 'generic',
+    kind: 'authorization',
+    occurredAt: at,
+    amount: { minor: 3_500, currency: 'CNY' },
+    account: { id: 'acct_1', twoFactor: false, createdAt: Date.UTC(2026, 0, 1) },
+    linkedAccount: { id: 'appleid:a@example.com', kind: 'apple_id' },
+    merchant: { id: 'merchant_1', category: '5818' },
+    instrument: { id: 'agreement_1', kind: 'agreement' },
+    authMethod: 'password_free',
+    device: { id: 'device_1' },
+    ip: '203.0.113.10',
+    country: 'CN',
+    ...over,
+  };
+}
+
+async function featuresOf(events: PaymentEvent[], windows: readonly WindowSpec[]): Promise<Features> {
+  const store = new MemoryVelocityStore({ windows, ...DEFAULT_LIMITS, claimStaleMs: 2_000 }, () => T0);
+  let features: Features = {};
+  for (const event of events) {
+    const snapshot = await store.record(recordRequest(event, hasher.event(event.provider, event.id), hasher));
+    features = addVelocityFeatures(eventFeatures(event), event, snapshot);
+  }
+  await store.close();
+  return features;
+}
+
+function expectInCatalogue(features: Features, windows: readonly WindowSpec[]): void {
+  const catalogue = featureCatalogue(windows);
+  for (const [name, value] of Object.entries(features)) {
+    const info = catalogue.get(name);
+    expect(info, `"${name}" is produced but not in the catalogue`).toBeDefined();
+    expect(typeof value, name).toBe(info!.type);
+    if (info!.values) expect(info!.values, name).toContain(value);
+  }
+}
+
+describe.each([
+  ['default windows', windowSpecs(DEFAULT_WINDOWS)],
+  ['custom windows', windowSpecs({ '30m': '1m', '2d': '2h' })],
+])('features with %s', (_, windows) => {
+  it('eventFeatures produces only catalogued names, with their types', () => {
+    const features = eventFeatures(fullEvent(T0));
+    expect(Object.keys(features).length).toBeGreaterThan(5);
+    expectInCatalogue(features, windows);
+  });
+
+  it('addVelocityFeatures produces only catalogued names, with their types', async () => {
+    const features = await featuresOf([fullEvent(T0 - 5 * MIN), fullEvent(T0, { device: { id: 'device_2' } })], windows);
+    expectInCatalogue(features, windows);
+    // Every declared window is read (both events are inside the shortest one).
+    for (const w of windows) expect(features[`account.count.${w.name}`], w.name).toBe(2);
+  });
+
+  it('a fully described event produces every catalogued feature', async () => {
+    const features = await featuresOf([fullEvent(T0)], windows);
+    const missing = [...featureCatalogue(windows).keys()].filter((name) => !(name in features));
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('event features', () => {
+  it('omits features of fields the event does not have, rather than inventing values', () => {
+    const bare: PaymentEvent = {
+      id: 'evt_bare', provider: 'generic', kind: 'notification', occurredAt: T0,
+      amount: { minor: 1, currency: 'USD' }, account: { id: 'a' }, merchant: { id: 'm' }, authMethod: 'password',
+    };
+    const features = eventFeatures(bare);
+    for (const name of ['event.country', 'event.merchantCategory', 'event.linkedAccountKind', 'event.instrumentKind', 'account.twoFactor', 'account.ageMs']) {
+      expect(features, name).not.toHaveProperty(name);
+    }
+    expect(features['event.passwordFree']).toBe(false);
+  });
+
+  it('event.passwordFree is true only for password_free', () => {
+    expect(eventFeatures(fullEvent(T0, { authMethod: 'password_free' }))['event.passwordFree']).toBe(true);
+    for (const authMethod of ['password', 'biometric', 'three_ds', 'unknown'] as const) {
+      expect(eventFeatures(fullEvent(T0, { authMethod }))['event.passwordFree'], authMethod).toBe(false);
+    }
+  });
+});
+
+describe('account.ageMs', () => {
+  const windows = windowSpecs(DEFAULT_WINDOWS);
+
+  it('comes from createdAt when the provider sends it', async () => {
+    // Created 2026-11-20 09:00, paying 2026-11-22 09:00: two days old.
+    const event = fullEvent(T0, { account: { id: 'acct_created', createdAt: T0 - 48 * HOUR } });
+    expect(eventFeatures(event)['account.ageMs']).toBe(48 * HOUR);
+    // Our own first sighting (3 h ago) does not override what the provider said.
+    const features = await featuresOf([fullEvent(T0 - 3 * HOUR, { account: { id: 'acct_created' } }), event], windows);
+    expect(features['account.ageMs']).toBe(48 * HOUR);
+  });
+
+  it('comes from our first sighting of the account when createdAt is absent', async () => {
+    const account = { id: 'acct_no_created' };
+    const features = await featuresOf([fullEvent(T0 - 3 * HOUR, { account }), fullEvent(T0, { account })], windows);
+    expect(features['account.seenForMs']).toBe(3 * HOUR);
+    expect(features['account.ageMs']).toBe(3 * HOUR);
+  });
+
+  it('is absent without createdAt and without velocity (the store is down)', () => {
+    const event = fullEvent(T0, { account: { id: 'acct_x' } });
+    expect(addVelocityFeatures(eventFeatures(event), event, {})).not.toHaveProperty('account.ageMs');
+  });
+});
