@@ -5,13 +5,28 @@
  */
 import * as z from 'zod';
 import { ConfigError } from './errors.js';
-import { LOCAL_GENERIC_SECRET, LOCAL_PEPPER } from './local-defaults.js';
+import {
+  LOCAL_ALIPAY_PUBLIC_KEY,
+  LOCAL_GENERIC_SECRET,
+  LOCAL_PEPPER,
+  LOCAL_STRIPE_SECRET,
+  LOCAL_WECHATPAY_APIV3_KEY,
+  LOCAL_WECHATPAY_PUBLIC_KEY,
+  LOCAL_WECHATPAY_SERIAL,
+} from './local-defaults.js';
 import { type Policy, loadPolicyFile } from './policy/load.js';
+import { rsaPublicKey, splitPublicKeys } from './providers/keys.js';
 import { decodeSecret } from './providers/standard-webhooks.js';
 import { DEFAULT_LIMITS, type StoreLimits } from './velocity/store.js';
 
+/** Each provider's verification material; an empty one leaves that provider unserved (404). */
 export interface ProviderConfig {
   readonly genericSecrets: readonly string[];
+  readonly stripeSecrets: readonly string[];
+  /** PEM public keys of Alipay (several while keys rotate). */
+  readonly alipayPublicKeys: readonly string[];
+  /** WeChat Pay platform public keys by serial (platform certificate serial or PUB_KEY_ID_...), and the APIv3 key. */
+  readonly wechatpay: { readonly publicKeys: Readonly<Record<string, string>>; readonly apiV3Key: string } | undefined;
 }
 
 export interface Config {
@@ -45,6 +60,14 @@ const list = z
   .optional()
   .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 
+function validKey(ctx: z.core.ParsePayload<string>): void {
+  try {
+    rsaPublicKey(ctx.value);
+  } catch (error) {
+    ctx.issues.push({ code: 'custom', input: ctx.value.slice(0, 40), message: (error as Error).message });
+  }
+}
+
 const Env = z.object({
   REDIS_URL: z
     .string()
@@ -61,6 +84,25 @@ const Env = z.object({
       }),
     ),
   ),
+  STRIPE_WEBHOOK_SECRETS: list.pipe(z.array(z.string().startsWith('whsec_', 'a Stripe signing secret starts with whsec_'))),
+  ALIPAY_PUBLIC_KEYS: z
+    .string()
+    .transform((text) => splitPublicKeys(text))
+    .pipe(z.array(z.string().check(validKey)).min(1, 'expected one or more public keys'))
+    .optional(),
+  WECHATPAY_PUBLIC_KEYS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.issues.push({ code: 'custom', input: text, message: 'expected a JSON object {"<serial>": "<PEM>"}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().min(1), z.string().check(validKey)).refine((o) => Object.keys(o).length > 0, 'expected at least one key'))
+    .optional(),
+  WECHATPAY_APIV3_KEY: z.string().refine((k) => Buffer.byteLength(k) === 32, 'expected the 32-character APIv3 key').optional(),
   RISKHOOK_PEPPER: z.string().min(16, 'expected at least 16 characters').optional(),
   RISKHOOK_POLICY: z.string().min(1).default('policies/default.yaml'),
   RISKHOOK_DEADLINE_MS: int(50, 29_000, 800),
@@ -96,23 +138,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const localDefaults: string[] = [];
-  let secrets = e.GENERIC_WEBHOOK_SECRETS;
-  let pepper = e.RISKHOOK_PEPPER;
-  if (local) {
-    if (secrets.length === 0) {
-      secrets = [LOCAL_GENERIC_SECRET];
-      localDefaults.push('GENERIC_WEBHOOK_SECRETS');
+  /** Locally, a missing value takes its local-only default; elsewhere the local-only value is refused. */
+  const orLocal = <T>(name: string, value: T | undefined, fallback: T, isLocalValue: (v: T) => boolean): T | undefined => {
+    if (local) {
+      if (value !== undefined) return value;
+      localDefaults.push(name);
+      return fallback;
     }
-    if (pepper === undefined) {
-      pepper = LOCAL_PEPPER;
-      localDefaults.push('RISKHOOK_PEPPER');
-    }
-  } else {
-    if (secrets.length === 0) problems.push('GENERIC_WEBHOOK_SECRETS: required (comma-separated whsec_ secrets)');
-    if (secrets.includes(LOCAL_GENERIC_SECRET)) problems.push('GENERIC_WEBHOOK_SECRETS: the local-only secret is refused outside local runs');
-    if (pepper === undefined) problems.push('RISKHOOK_PEPPER: required (a random secret of at least 16 characters)');
-    if (pepper === LOCAL_PEPPER) problems.push('RISKHOOK_PEPPER: the local-only pepper is refused outside local runs');
+    if (value !== undefined && isLocalValue(value)) problems.push(`${name}: the local-only value is refused outside local runs`);
+    return value;
+  };
+  const none = <T>(v: T[]) => (v.length ? v : undefined);
+  const secrets = orLocal('GENERIC_WEBHOOK_SECRETS', none(e.GENERIC_WEBHOOK_SECRETS), [LOCAL_GENERIC_SECRET], (v) => v.includes(LOCAL_GENERIC_SECRET)) ?? [];
+  const stripeSecrets = orLocal('STRIPE_WEBHOOK_SECRETS', none(e.STRIPE_WEBHOOK_SECRETS), [LOCAL_STRIPE_SECRET], (v) => v.includes(LOCAL_STRIPE_SECRET)) ?? [];
+  const sameKey = (a: string, b: string) => rsaPublicKey(a).export({ type: 'spki', format: 'der' }).equals(rsaPublicKey(b).export({ type: 'spki', format: 'der' }));
+  const alipayPublicKeys =
+    orLocal('ALIPAY_PUBLIC_KEYS', e.ALIPAY_PUBLIC_KEYS, [LOCAL_ALIPAY_PUBLIC_KEY], (v) => v.some((k) => sameKey(k, LOCAL_ALIPAY_PUBLIC_KEY))) ?? [];
+  const wechatKeys = orLocal('WECHATPAY_PUBLIC_KEYS', e.WECHATPAY_PUBLIC_KEYS, { [LOCAL_WECHATPAY_SERIAL]: LOCAL_WECHATPAY_PUBLIC_KEY }, (v) =>
+    Object.values(v).some((k) => sameKey(k, LOCAL_WECHATPAY_PUBLIC_KEY)),
+  );
+  const apiV3Key = orLocal('WECHATPAY_APIV3_KEY', e.WECHATPAY_APIV3_KEY, LOCAL_WECHATPAY_APIV3_KEY, (v) => v === LOCAL_WECHATPAY_APIV3_KEY);
+  if (!local && wechatKeys && !apiV3Key) problems.push('WECHATPAY_APIV3_KEY: required with WECHATPAY_PUBLIC_KEYS');
+  if (!local && !wechatKeys && apiV3Key) problems.push('WECHATPAY_PUBLIC_KEYS: required with WECHATPAY_APIV3_KEY');
+  if (!local && secrets.length + stripeSecrets.length + alipayPublicKeys.length === 0 && !wechatKeys) {
+    problems.push(
+      'GENERIC_WEBHOOK_SECRETS: required, unless another provider is configured (STRIPE_WEBHOOK_SECRETS, ALIPAY_PUBLIC_KEYS, WECHATPAY_PUBLIC_KEYS)',
+    );
   }
+  const pepper = orLocal('RISKHOOK_PEPPER', e.RISKHOOK_PEPPER, LOCAL_PEPPER, (v) => v === LOCAL_PEPPER);
+  if (pepper === undefined) problems.push('RISKHOOK_PEPPER: required (a random secret of at least 16 characters)');
   let policy: Policy | undefined;
   try {
     policy = loadPolicyFile(e.RISKHOOK_POLICY);
@@ -130,7 +184,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deadlineMs: e.RISKHOOK_DEADLINE_MS,
     onStoreFailure: e.RISKHOOK_ON_STORE_FAILURE,
     maxBodyBytes: e.RISKHOOK_MAX_BODY_BYTES,
-    providers: { genericSecrets: secrets },
+    providers: {
+      genericSecrets: secrets,
+      stripeSecrets,
+      alipayPublicKeys,
+      wechatpay: wechatKeys && apiV3Key ? { publicKeys: wechatKeys, apiV3Key } : undefined,
+    },
     limits: {
       windows: policy.windows,
       ...DEFAULT_LIMITS,

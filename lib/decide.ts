@@ -4,7 +4,7 @@
  * fallback and say so (degraded). Retries return the stored decision and count nothing.
  */
 import { StoreUnavailableError } from './errors.js';
-import type { Decision, EntityKind, PaymentEvent } from './events.js';
+import { BINDING_KINDS, type Binding, type Decision, type EntityKind, type PaymentEvent } from './events.js';
 import type { IdentityHasher } from './identity.js';
 import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
@@ -63,6 +63,22 @@ export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = 
     logger.warn('velocity store failed; fallback decision', { eventId: event.id, reason, error: error.message });
     return fallback(event, deps, reason);
   }
+}
+
+/**
+ * Records a binding (e.g. an agreement signed) on its account, linked account and instrument, within
+ * the deadline. Throws StoreUnavailableError on failure: the caller answers so the provider retries.
+ */
+export async function bind(binding: Binding, deps: Pick<DecideDeps, 'store' | 'hasher' | 'deadlineMs' | 'now'>, startedAt?: number): Promise<void> {
+  const now = deps.now ?? Date.now;
+  const raw: Partial<Record<EntityKind, string>> = {
+    account: binding.account.id,
+    linkedAccount: binding.linkedAccount?.id,
+    instrument: binding.instrument?.id,
+  };
+  const entities = BINDING_KINDS.filter((k) => raw[k] !== undefined).map((kind) => ({ kind, key: deps.hasher.entity(kind, raw[kind]!) }));
+  const deadline = (startedAt ?? now()) + deps.deadlineMs - RESPONSE_MARGIN_MS;
+  await beforeDeadline(deps.store.recordBinding({ at: binding.occurredAt, state: binding.state, entities }), deadline, now);
 }
 
 /** The entities of an event, by hashed id, each with the related entities the same event carries. */

@@ -48,6 +48,25 @@ export const PaymentEvent = z.object({
 });
 export type PaymentEvent = z.infer<typeof PaymentEvent>;
 
+/**
+ * A binding: a linked account or agreement was bound to (or unbound from) an account, e.g. an
+ * Alipay password-free agreement signed. Not a payment: it counts nothing, it records when, so
+ * policies can ask how long ago the binding was made (`<entity>.boundForMs`).
+ */
+export const Binding = z.object({
+  id: Identifier,
+  provider: z.string().min(1).max(32),
+  occurredAt: z.number().int().nonnegative(),
+  state: z.enum(['bound', 'unbound']),
+  account: z.object({ id: Identifier }),
+  linkedAccount: z.object({ id: Identifier, kind: z.enum(LINKED_ACCOUNT_KINDS) }).optional(),
+  instrument: z.object({ id: Identifier, kind: z.enum(INSTRUMENT_KINDS) }).optional(),
+});
+export type Binding = z.infer<typeof Binding>;
+
+/** The entities a binding is recorded on. */
+export const BINDING_KINDS = ['account', 'linkedAccount', 'instrument'] as const satisfies readonly EntityKind[];
+
 export const Reason = z.object({ rule: z.string(), message: z.string() });
 export type Reason = z.infer<typeof Reason>;
 

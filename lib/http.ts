@@ -40,12 +40,20 @@ export function createWebhookHandler(runtime: () => Runtime = getRuntime) {
     const receivedAt = Date.now();
     if (context) logger.addContext(context);
     const provider = event.pathParameters?.provider ?? '';
+    let rt: Runtime;
     try {
-      const rt = runtime();
-      return toLambdaResult(await handleWebhook(provider, rawRequest(event, rt.config.maxBodyBytes, receivedAt), rt));
+      rt = runtime();
     } catch (error) {
       return toLambdaResult(errorResponse(error, provider));
     }
+    let request: RawRequest;
+    try {
+      request = rawRequest(event, rt.config.maxBodyBytes, receivedAt);
+    } catch (error) {
+      // Refused before reading (size, method): still in the provider's own error shape.
+      return toLambdaResult(errorResponse(error, provider, rt.adapters.get(provider)));
+    }
+    return toLambdaResult(await handleWebhook(provider, request, rt));
   };
 }
 

@@ -2,7 +2,7 @@
  * One webhook request, provider-agnostic: adapter.verify -> decide -> adapter.respond.
  * Errors become responses here and only here (the provider's own error shape when it has one).
  */
-import { decide } from './decide.js';
+import { bind, decide } from './decide.js';
 import { ConfigError, RiskhookError, UnknownProviderError } from './errors.js';
 import { logger, recordDecisionMetric } from './observability.js';
 import { type HttpResponse, type ProviderAdapter, type RawRequest } from './providers/index.js';
@@ -19,6 +19,12 @@ export async function handleWebhook(provider: string, request: RawRequest, runti
       return adapter.acknowledge(verified.reason);
     }
     const { config } = runtime;
+    if (verified.kind === 'bind') {
+      const { binding } = verified;
+      await bind(binding, { store: runtime.store, hasher: runtime.hasher, deadlineMs: config.deadlineMs }, request.receivedAt);
+      logger.info('binding recorded', { provider, eventId: binding.id, state: binding.state });
+      return adapter.acknowledge(`binding ${binding.state}`);
+    }
     const decision = await decide(
       verified.event,
       { store: runtime.store, policy: config.policy, hasher: runtime.hasher, deadlineMs: config.deadlineMs, onStoreFailure: config.onStoreFailure },

@@ -1,16 +1,22 @@
 /**
  * npm run send -- examples/<file>.json [--url http://localhost:3000] [--keep-ids] [--keep-time] [--event]
  *
- * Signs each event in the file (one event, or a list sent in order) with Standard Webhooks headers
- * and posts it to /webhooks/generic, printing each decision. The secret is the first of
- * GENERIC_WEBHOOK_SECRETS, else the local-only default that `npm start` uses.
+ * Signs each event in the file (one, or a list sent in order) and posts it, printing each answer.
+ * - A generic event (our own JSON) is signed with Standard Webhooks headers: the first of
+ *   GENERIC_WEBHOOK_SECRETS, else the local-only secret `npm start` uses.
+ * - A provider example, {"provider": "stripe" | "alipay" | "wechatpay", "at": "<ISO time>", ...},
+ *   is signed in that provider's wire format with the local-only test keys (lib/local-defaults.ts).
+ * Each run gets unique ids and current times (gaps in a sequence kept), unless --keep-ids / --keep-time.
  * --event prints the signed request as an API Gateway event instead, for
  *   npx serverless invoke local -f webhook --path <that file>
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LOCAL_BASE_URL, LOCAL_GENERIC_SECRET } from '../lib/local-defaults.js';
+import { EXAMPLE_SIGNERS } from '../lib/providers/examples.js';
 import { apiGatewayEvent, freshEvents, signGenericEvent } from '../lib/providers/generic-sender.js';
+import type { SignedRequest } from '../lib/providers/types.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -25,23 +31,44 @@ if (positionals.length !== 1) {
   console.error('usage: npm run send -- examples/<file>.json [--url URL] [--keep-ids] [--keep-time] [--event]');
   process.exit(2);
 }
-const secret = (process.env.GENERIC_WEBHOOK_SECRETS ?? '').split(',')[0]?.trim() || LOCAL_GENERIC_SECRET;
-const parsed = JSON.parse(readFileSync(positionals[0]!, 'utf8'));
-const events = freshEvents(Array.isArray(parsed) ? parsed : [parsed], { keepIds: values['keep-ids'], keepTime: values['keep-time'] });
 
-if (values.event) {
-  if (events.length !== 1) throw new Error('--event takes a file with one event');
-  console.log(JSON.stringify(apiGatewayEvent(signGenericEvent(secret, events[0]!)), null, 2));
-} else {
-  void postAll();
+type Example = Record<string, unknown> & { id?: string; provider?: string; at?: string; occurredAt?: string };
+const parsed = JSON.parse(readFileSync(positionals[0]!, 'utf8')) as Example | Example[];
+const items = Array.isArray(parsed) ? parsed : [parsed];
+const keepIds = values['keep-ids'];
+const keepTime = values['keep-time'];
+
+function signAll(): { label: string; request: SignedRequest }[] {
+  const secret = (process.env.GENERIC_WEBHOOK_SECRETS ?? '').split(',')[0]?.trim() || LOCAL_GENERIC_SECRET;
+  if (items.every((i) => i.provider === undefined)) {
+    return freshEvents(items as (Example & { id: string; occurredAt: string })[], { keepIds, keepTime }).map((e) => ({
+      label: e.id,
+      request: signGenericEvent(secret, e),
+    }));
+  }
+  const now = Date.now();
+  const suffix = keepIds ? undefined : randomBytes(4).toString('hex');
+  const times = items.map((i) => Date.parse(String(i.at ?? i.occurredAt)));
+  const last = Math.max(...times);
+  return items.map((item, n) => {
+    const signer = EXAMPLE_SIGNERS[String(item.provider)];
+    if (!signer) throw new Error(`item ${n}: provider must be one of ${Object.keys(EXAMPLE_SIGNERS).join(', ')} (or none, for a generic event)`);
+    const at = keepTime ? times[n]! : now - (last - times[n]!);
+    return { label: `${item.provider} #${n + 1}`, request: signer(item, { now: at, suffix, keepTime }) };
+  });
 }
 
-async function postAll() {
-  for (const event of events) {
-    const request = signGenericEvent(secret, event);
+async function main() {
+  const signed = signAll();
+  if (values.event) {
+    if (signed.length !== 1) throw new Error('--event takes a file with one event');
+    console.log(JSON.stringify(apiGatewayEvent(signed[0]!.request), null, 2));
+    return;
+  }
+  for (const { label, request } of signed) {
     const response = await fetch(new URL(request.path, values.url), { method: 'POST', headers: request.headers, body: request.body });
     const text = await response.text();
-    let line = `${event.id}  ${response.status}  `;
+    let line = `${label}  ${response.status}  `;
     try {
       const body = JSON.parse(text);
       line += body.decision
@@ -49,8 +76,13 @@ async function postAll() {
           body.reasons.map((r: { rule: string; message: string }) => `\n    - ${r.rule}: ${r.message}`).join('')
         : text;
     } catch {
-      line += text;
+      line += text || '(no body)';
     }
     console.log(line);
   }
 }
+
+main().catch((error: Error) => {
+  console.error(error.message);
+  process.exit(1);
+});

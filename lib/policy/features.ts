@@ -4,6 +4,7 @@
  */
 import {
   AUTH_METHODS,
+  BINDING_KINDS,
   ENTITY_KINDS,
   EVENT_KINDS,
   type EntityKind,
@@ -40,6 +41,7 @@ export function featureCatalogue(windows: readonly WindowSpec[]): Map<string, Fe
     ['account.twoFactor', { type: 'boolean' }],
     ['account.ageMs', { type: 'number' }],
   ]);
+  for (const kind of BINDING_KINDS) catalogue.set(`${kind}.boundForMs`, { type: 'number' });
   for (const kind of ENTITY_KINDS) {
     catalogue.set(`${kind}.isNew`, { type: 'boolean' });
     catalogue.set(`${kind}.seenForMs`, { type: 'number' });
@@ -80,6 +82,7 @@ export function addVelocityFeatures(f: Features, event: PaymentEvent, snapshot: 
   for (const [kind, v] of Object.entries(snapshot) as [EntityKind, NonNullable<VelocitySnapshot[EntityKind]>][]) {
     f[`${kind}.isNew`] = v.isNew;
     f[`${kind}.seenForMs`] = event.occurredAt - v.firstSeenAt;
+    if (v.boundAt !== undefined) f[`${kind}.boundForMs`] = event.occurredAt - v.boundAt;
     for (const [name, t] of Object.entries(v.windows)) {
       f[`${kind}.count.${name}`] = t.count;
       f[`${kind}.amount.${name}`] = t.amount;

@@ -4,12 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { signStandardWebhook } from './standard-webhooks.js';
+import type { SignedRequest } from './types.js';
 
-export interface SignedRequest {
-  readonly path: string;
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
+export type { SignedRequest } from './types.js';
 
 export interface SequenceOptions {
   /** Keep the ids in the file (a re-send is then a retry) instead of making each run's ids unique. */
@@ -42,8 +39,12 @@ export function signGenericEvent(secret: string, event: object, webhookId = `msg
   };
 }
 
-/** The same request as an API Gateway HTTP API (payload 2.0) event, for `serverless invoke local`. */
+/**
+ * The same request as an API Gateway HTTP API (payload 2.0) event, for `serverless invoke local`.
+ * Byte bodies (form posts) are base64-encoded, as API Gateway does for such content types.
+ */
 export function apiGatewayEvent(request: SignedRequest): Record<string, unknown> {
+  const binary = Buffer.isBuffer(request.body);
   return {
     version: '2.0',
     routeKey: 'POST /webhooks/{provider}',
@@ -52,7 +53,7 @@ export function apiGatewayEvent(request: SignedRequest): Record<string, unknown>
     headers: request.headers,
     pathParameters: { provider: request.path.split('/').pop() },
     requestContext: { http: { method: 'POST', path: request.path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1' }, stage: '$default' },
-    body: request.body,
-    isBase64Encoded: false,
+    body: binary ? (request.body as Buffer).toString('base64') : request.body,
+    isBase64Encoded: binary,
   };
 }

@@ -1,7 +1,10 @@
 /** The provider adapters, by the name in POST /webhooks/{provider}. */
 import type { ProviderConfig } from '../config.js';
+import { createAlipayAdapter } from './alipay.js';
 import { createGenericAdapter } from './generic.js';
+import { createStripeAdapter } from './stripe.js';
 import type { ProviderAdapter } from './types.js';
+import { createWechatpayAdapter } from './wechatpay.js';
 
 export type { HttpResponse, ProviderAdapter, RawRequest, Verified } from './types.js';
 
@@ -9,5 +12,8 @@ export type { HttpResponse, ProviderAdapter, RawRequest, Verified } from './type
 export function createAdapters(config: ProviderConfig): ReadonlyMap<string, ProviderAdapter> {
   const adapters = new Map<string, ProviderAdapter>();
   if (config.genericSecrets.length > 0) adapters.set('generic', createGenericAdapter(config.genericSecrets));
+  if (config.stripeSecrets.length > 0) adapters.set('stripe', createStripeAdapter(config.stripeSecrets));
+  if (config.alipayPublicKeys.length > 0) adapters.set('alipay', createAlipayAdapter(config.alipayPublicKeys));
+  if (config.wechatpay) adapters.set('wechatpay', createWechatpayAdapter(config.wechatpay));
   return adapters;
 }

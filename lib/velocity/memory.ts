@@ -5,6 +5,7 @@
  */
 import type { Decision, EntityKind } from '../events.js';
 import {
+  type BindingRequest,
   type Claim,
   type EntityUpdate,
   type EntityVelocity,
@@ -25,7 +26,10 @@ interface Bucket {
 }
 
 interface EntityState {
-  firstSeenAt: number;
+  /** Unset while the entity is only known from a binding (no payment yet). */
+  firstSeenAt?: number;
+  boundAt?: number;
+  unboundAt?: number;
   /** bucket size (ms) -> bucket index -> totals */
   resolutions: Map<number, Map<number, Bucket>>;
   /** relation code + member hash -> last seen (event time) */
@@ -90,6 +94,16 @@ export class MemoryVelocityStore implements VelocityStore {
     return snapshot;
   }
 
+  async recordBinding(request: BindingRequest): Promise<void> {
+    const now = this.#now();
+    for (const entity of request.entities) {
+      const state = this.#entity(`${KIND_CODE[entity.kind]}:${entity.key}`, now) ?? this.#create(`${KIND_CODE[entity.kind]}:${entity.key}`);
+      if (request.state === 'bound') state.boundAt = Math.max(state.boundAt ?? -Infinity, request.at);
+      else state.unboundAt = Math.max(state.unboundAt ?? -Infinity, request.at);
+      state.expiresAt = now + this.#ttlMs;
+    }
+  }
+
   async close(): Promise<void> {
     this.#entities.clear();
     this.#markers.clear();
@@ -100,23 +114,33 @@ export class MemoryVelocityStore implements VelocityStore {
     const tag = `${KIND_CODE[entity.kind]}:${entity.key}`;
     const markerKey = `${tag}|${request.eventKey}`;
     const now = this.#now();
-    let state = this.#entities.get(tag);
-    if (state && state.expiresAt <= now) {
-      this.#entities.delete(tag);
-      state = undefined;
-    }
+    let state = this.#entity(tag, now);
     let flags = this.#live(this.#markers, markerKey);
     if (flags === undefined || !state) {
-      const isNew = !state;
-      state ??= { firstSeenAt: request.at, resolutions: new Map(), members: new Map(), expiresAt: 0 };
-      state.firstSeenAt = Math.min(state.firstSeenAt, request.at);
+      state ??= this.#create(tag);
+      const isNew = state.firstSeenAt === undefined;
+      state.firstSeenAt = Math.min(state.firstSeenAt ?? Infinity, request.at);
       flags = (isNew ? '1' : '0') + this.#addMembers(state, request.at, entity);
       this.#count(state, request);
       state.expiresAt = now + this.#ttlMs;
-      this.#entities.set(tag, state);
       this.#markers.set(markerKey, { value: flags, expiresAt: now + this.#limits.markerTtlMs });
     }
     return this.#read(state, request, entity, flags);
+  }
+
+  #entity(tag: string, now: number): EntityState | undefined {
+    const state = this.#entities.get(tag);
+    if (state && state.expiresAt <= now) {
+      this.#entities.delete(tag);
+      return undefined;
+    }
+    return state;
+  }
+
+  #create(tag: string): EntityState {
+    const state: EntityState = { resolutions: new Map(), members: new Map(), expiresAt: 0 };
+    this.#entities.set(tag, state);
+    return state;
   }
 
   /** Adds this event's related entities; returns one '1'/'0' per reported relation: was it new here. */
@@ -191,7 +215,15 @@ export class MemoryVelocityStore implements VelocityStore {
       distinct[relation] = counts;
       newRelations[relation] = flags[i + 1] === '1';
     });
-    return { isNew: flags[0] === '1', firstSeenAt: state.firstSeenAt, windows, distinct, newRelations };
+    const bound = state.boundAt !== undefined && (state.unboundAt === undefined || state.unboundAt < state.boundAt);
+    return {
+      isNew: flags[0] === '1',
+      firstSeenAt: state.firstSeenAt ?? request.at,
+      ...(bound && { boundAt: state.boundAt }),
+      windows,
+      distinct,
+      newRelations,
+    };
   }
 
   #live<T>(map: Map<string, Expiring<T>>, key: string): T | undefined {

@@ -8,6 +8,7 @@ import { StoreUnavailableError } from '../errors.js';
 import type { Decision } from '../events.js';
 import { SCRIPTS } from './scripts/index.js';
 import {
+  type BindingRequest,
   type Claim,
   type EntityUpdate,
   type EntityVelocity,
@@ -23,6 +24,7 @@ import { longestWindowMs } from './windows.js';
 type ScriptClient = (Redis | Cluster) & {
   claimDecision(key: string, now: number, staleMs: number, ttlMs: number): Promise<[string, string?]>;
   recordEntity(k1: string, k2: string, k3: string, ...args: (string | number)[]): Promise<(string | number)[]>;
+  recordBinding(key: string, at: number, field: 'b' | 'u', ttlMs: number): Promise<number>;
 };
 
 /** Client settings fit for Lambda: no socket at import, fail fast, never the 20 retries (~74 s) of the defaults. */
@@ -111,6 +113,14 @@ export class RedisVelocityStore implements VelocityStore {
     return snapshot;
   }
 
+  async recordBinding(request: BindingRequest): Promise<void> {
+    const field = request.state === 'bound' ? 'b' : 'u';
+    const ttl = entityTtlMs(this.#limits.windows);
+    await this.#call(() =>
+      Promise.all(request.entities.map((e) => this.#client.recordBinding(keys.buckets(keys.tag(e)), request.at, field, ttl))),
+    );
+  }
+
   async close(): Promise<void> {
     await this.#client.quit().catch(() => this.#client.disconnect());
   }
@@ -149,7 +159,8 @@ export function parseEntityReply(
   limits: StoreLimits,
 ): EntityVelocity {
   const flags = String(reply[1]);
-  let i = 2;
+  const boundAt = Number(reply[2]);
+  let i = 3;
   const next = () => Number(reply[i++]);
   const windows: EntityVelocity['windows'] = {};
   for (const w of limits.windows) {
@@ -163,5 +174,12 @@ export function parseEntityReply(
     distinct[relation] = counts;
     newRelations[relation] = flags[r + 1] === '1';
   });
-  return { isNew: flags[0] === '1', firstSeenAt: Number(reply[0]), windows, distinct, newRelations };
+  return {
+    isNew: flags[0] === '1',
+    firstSeenAt: Number(reply[0]),
+    ...(boundAt > 0 && { boundAt }),
+    windows,
+    distinct,
+    newRelations,
+  };
 }

@@ -27,6 +27,13 @@ export interface RecordRequest {
   readonly entities: readonly EntityUpdate[];
 }
 
+/** Record when entities were bound or unbound (a binding notification); counts nothing. */
+export interface BindingRequest {
+  readonly at: number;
+  readonly state: 'bound' | 'unbound';
+  readonly entities: ReadonlyArray<Pick<EntityUpdate, 'kind' | 'key'>>;
+}
+
 export interface WindowTotals {
   count: number;
   /** Sum in the event's currency, minor units. */
@@ -39,6 +46,8 @@ export interface EntityVelocity {
   /** This event is the first of the entity within the store's retention. */
   isNew: boolean;
   firstSeenAt: number;
+  /** When the entity was last bound (event time), while no later unbinding is recorded. */
+  boundAt?: number;
   windows: Record<string, WindowTotals>;
   /** relation -> window name -> distinct related entities seen (this event included). */
   distinct: Partial<Record<EntityKind, Record<string, number>>>;
@@ -78,6 +87,8 @@ export interface VelocityStore {
   saveDecision(eventKey: string, decision: Decision): Promise<void>;
   /** Count the event in every window of every entity (once per event key) and read them all. */
   record(request: RecordRequest): Promise<VelocitySnapshot>;
+  /** Record a binding or unbinding on each entity (latest time wins). */
+  recordBinding(request: BindingRequest): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -123,6 +123,25 @@ describe.each(STORE_KINDS)('VelocityStore contract: %s', (kind) => {
     expect(await s.readDecision(key)).toEqual(decision);
   });
 
+  it('records bindings: the latest binding is read with a payment until an unbinding after it', async () => {
+    const s = store();
+    const [account, agreement] = [randomKey(), randomKey()];
+    const bind = (at: number, state: 'bound' | 'unbound') =>
+      s.recordBinding({ at, state, entities: [{ kind: 'account', key: account }, { kind: 'instrument', key: agreement }] });
+    const pay = (at: number) => s.record(event(at, [entity('account', account), entity('instrument', agreement)]));
+    await bind(T0, 'bound');
+    await bind(T0 - MIN, 'bound'); // an older delivery arriving late changes nothing
+    const first = await pay(T0 + 5 * MIN);
+    expect(first.account).toMatchObject({ boundAt: T0, isNew: true }); // bound, but no payment before this one
+    expect(first.instrument!.boundAt).toBe(T0);
+    await bind(T0 + 10 * MIN, 'unbound');
+    expect((await pay(T0 + 11 * MIN)).account!.boundAt).toBeUndefined();
+    await bind(T0 + 20 * MIN, 'bound');
+    const rebound = await pay(T0 + 21 * MIN);
+    expect(rebound.account).toMatchObject({ boundAt: T0 + 20 * MIN, isNew: false });
+    expect((await s.record(event(T0, [entity('account', randomKey())]))).account!.boundAt).toBeUndefined();
+  });
+
   it('records each entity of an event independently', async () => {
     const s = store();
     const [account, device, merchant] = [randomKey(), randomKey(), randomKey()];

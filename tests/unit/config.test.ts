@@ -16,6 +16,10 @@ import { loadPolicyFile } from '../../lib/policy/load.js';
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const PEPPER = randomBytes(24).toString('hex');
 const LAMBDA = { GENERIC_WEBHOOK_SECRETS: SECRET, RISKHOOK_PEPPER: PEPPER }; // a valid deployed environment
+/** Every variable a local run with nothing set fills with its local-only default. */
+const ALL_DEFAULTED = [
+  'ALIPAY_PUBLIC_KEYS', 'GENERIC_WEBHOOK_SECRETS', 'RISKHOOK_PEPPER', 'STRIPE_WEBHOOK_SECRETS', 'WECHATPAY_APIV3_KEY', 'WECHATPAY_PUBLIC_KEYS',
+];
 const UNRESOLVED = '{{resolve:ssm-secure:/riskhook/prod/generic-webhook-secrets}}';
 
 const dir = mkdtempSync(join(tmpdir(), 'riskhook-config-'));
@@ -35,8 +39,7 @@ describe('local runs', () => {
   it('with IS_OFFLINE=true and nothing else, uses the local-only defaults and the memory store', () => {
     const config = loadConfig({ IS_OFFLINE: 'true' });
     expect(config.local).toBe(true);
-    expect(config.localDefaults).toEqual(expect.arrayContaining(['GENERIC_WEBHOOK_SECRETS', 'RISKHOOK_PEPPER']));
-    expect(config.localDefaults).toHaveLength(2);
+    expect([...config.localDefaults].sort()).toEqual(ALL_DEFAULTED);
     expect(config.providers.genericSecrets).toEqual([LOCAL_GENERIC_SECRET]);
     expect(config.pepper).toBe(LOCAL_PEPPER);
     expect(config.redisUrl).toBeUndefined(); // no REDIS_URL: the embedded store
@@ -53,7 +56,7 @@ describe('local runs', () => {
   it('uses what is set and lists only what it filled in', () => {
     const config = loadConfig({ IS_OFFLINE: 'true', RISKHOOK_PEPPER: PEPPER, REDIS_URL: 'redis://127.0.0.1:6379' });
     expect(config.pepper).toBe(PEPPER);
-    expect(config.localDefaults).toEqual(['GENERIC_WEBHOOK_SECRETS']);
+    expect([...config.localDefaults].sort()).toEqual(ALL_DEFAULTED.filter((v) => v !== 'RISKHOOK_PEPPER'));
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
   });
 
@@ -61,7 +64,7 @@ describe('local runs', () => {
     const config = loadConfig({ IS_OFFLINE: 'true', GENERIC_WEBHOOK_SECRETS: UNRESOLVED, RISKHOOK_PEPPER: '{{resolve:ssm-secure:/p}}' });
     expect(config.providers.genericSecrets).toEqual([LOCAL_GENERIC_SECRET]);
     expect(config.pepper).toBe(LOCAL_PEPPER);
-    expect(config.localDefaults).toHaveLength(2);
+    expect([...config.localDefaults].sort()).toEqual(ALL_DEFAULTED);
   });
 
   it('treats an empty variable as unset', () => {
@@ -91,14 +94,14 @@ describe('deployed (not local) runs', () => {
   it('refuse the local-only secret even when set explicitly, alone or among others', () => {
     for (const secrets of [LOCAL_GENERIC_SECRET, `${SECRET},${LOCAL_GENERIC_SECRET}`]) {
       const message = refusal({ ...LAMBDA, GENERIC_WEBHOOK_SECRETS: secrets });
-      expect(message).toMatch(/GENERIC_WEBHOOK_SECRETS: the local-only secret/);
+      expect(message).toMatch(/GENERIC_WEBHOOK_SECRETS: the local-only value is refused/);
       expect(message).not.toContain('RISKHOOK_PEPPER');
     }
   });
 
   it('refuse the local-only pepper even when set explicitly', () => {
     const message = refusal({ ...LAMBDA, RISKHOOK_PEPPER: LOCAL_PEPPER });
-    expect(message).toMatch(/RISKHOOK_PEPPER: the local-only pepper/);
+    expect(message).toMatch(/RISKHOOK_PEPPER: the local-only value is refused/);
     expect(message).not.toContain('GENERIC_WEBHOOK_SECRETS');
   });
 

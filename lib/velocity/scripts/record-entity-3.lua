@@ -7,7 +7,8 @@
     KEYS[1]  rh:{<kind>:<hash>}:v   hash of buckets: "<bucketSeconds>:<index>:<metric>" -> integer,
                                     metric n = count, p = password-free count,
                                     a<CUR> = amount, q<CUR> = password-free amount (minor units);
-                                    and "f" -> first seen (event time, ms)
+                                    "f" -> first seen, "b" / "u" -> last bound / unbound (event ms,
+                                    written by record-binding-1.lua)
     KEYS[2]  rh:{<kind>:<hash>}:d   sorted set: <relation code><member hash> -> last seen (event ms)
     KEYS[3]  rh:{<kind>:<hash>}:m:<event key>
                                     marker: this event was already counted here. Its value holds the
@@ -25,7 +26,7 @@
     then     number of reported relations R, then R relation codes
     then     number of members M, then M members (relation code .. member hash)
 
-  Output: { firstSeenAt, flags, then per window: count, amount, pfCount, pfAmount,
+  Output: { firstSeenAt, flags, boundAt (0: not bound), then per window: count, amount, pfCount, pfAmount,
             then per reported relation, per window: distinct count }
     flags: "1"/"0" for "entity is new", then one per reported relation: "its member is new here".
 ]]
@@ -144,7 +145,10 @@ for field, value in pairs(fields) do
   end
 end
 
-local out = { fields.f or at, flags }
+-- Bound, unless unbound since. (The hash may hold a binding before any payment: "f" is what makes an entity known.)
+local boundAt = 0
+if fields.b and (not fields.u or fields.u < fields.b) then boundAt = fields.b end
+local out = { fields.f or at, flags, boundAt }
 for w, win in ipairs(windows) do
   for _, slot in ipairs({ 'n', 'a', 'p', 'q' }) do
     out[#out + 1] = sums[w][slot] + math.floor(partial[w][slot] * win.weight / win.bucket)

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { recordRequest } from '../../../lib/decide.js';
-import type { PaymentEvent } from '../../../lib/events.js';
+import { BINDING_KINDS, type PaymentEvent } from '../../../lib/events.js';
 import { IdentityHasher } from '../../../lib/identity.js';
 import { addVelocityFeatures, eventFeatures, featureCatalogue, type Features } from '../../../lib/policy/features.js';
 import { MemoryVelocityStore } from '../../../lib/velocity/memory.js';
@@ -38,8 +38,15 @@ function fullEvent(at: number, over: Partial<PaymentEvent> = {}): PaymentEvent {
   };
 }
 
-async function featuresOf(events: PaymentEvent[], windows: readonly WindowSpec[]): Promise<Features> {
+async function featuresOf(events: PaymentEvent[], windows: readonly WindowSpec[], boundAt?: number): Promise<Features> {
   const store = new MemoryVelocityStore({ windows, ...DEFAULT_LIMITS, claimStaleMs: 2_000 }, () => T0);
+  if (boundAt !== undefined) {
+    // An agreement signed before the payments: the account, linked account and instrument are bound.
+    const e = events[0]!;
+    const raw = { account: e.account.id, linkedAccount: e.linkedAccount?.id, instrument: e.instrument?.id };
+    const entities = BINDING_KINDS.filter((k) => raw[k]).map((kind) => ({ kind, key: hasher.entity(kind, raw[kind]!) }));
+    await store.recordBinding({ at: boundAt, state: 'bound', entities });
+  }
   let features: Features = {};
   for (const event of events) {
     const snapshot = await store.record(recordRequest(event, hasher.event(event.provider, event.id), hasher));
@@ -77,7 +84,8 @@ describe.each([
   });
 
   it('a fully described event produces every catalogued feature', async () => {
-    const features = await featuresOf([fullEvent(T0)], windows);
+    const features = await featuresOf([fullEvent(T0)], windows, T0 - 3_600_000);
+    expect(features['linkedAccount.boundForMs']).toBe(3_600_000);
     const missing = [...featureCatalogue(windows).keys()].filter((name) => !(name in features));
     expect(missing).toEqual([]);
   });
