@@ -131,6 +131,27 @@ describe('default policy', () => {
     expect(decisions[5]!.reasons.map((r) => r.rule)).toEqual(expect.arrayContaining(['device-many-accounts', 'device-many-linked-accounts']));
   });
 
+  it('scores password-free charges within a day of a new binding, and holds the burst that follows it', async () => {
+    const d = deps();
+    const who = { account: 'acct_fresh_agreement', twoFactor: true, linked: 'appleid_fresh', device: 'dev_fresh' };
+    const hasher = d.hasher;
+    await d.store.recordBinding({
+      at: T0,
+      state: 'bound',
+      entities: [{ kind: 'account', key: hasher.entity('account', who.account) }, { kind: 'linkedAccount', key: hasher.entity('linkedAccount', who.linked) }],
+    });
+    const [first, ...burst] = await run(
+      d,
+      Array.from({ length: 3 }, (_, k) => payment({ ...who, at: T0 + 10 * MIN + k * MIN, amount: 19_900 })),
+    );
+    expect(first!.decision).toBe('approve');
+    expect(first!.reasons.map((r) => r.rule)).toEqual(['pf-fresh-binding']);
+    expect(burst.map((x) => x.decision)).toEqual(['approve', 'hold']); // +30 fresh binding, +40 burst at the third
+    // A day later the binding is no longer fresh.
+    const later = await run(d, [payment({ ...who, at: T0 + 25 * HOUR, amount: 1_000 })]);
+    expect(later[0]!.reasons).toEqual([]);
+  });
+
   it('approves a customer with 2FA paying from a new phone, and says why it scored', async () => {
     const d = deps();
     const who = { account: 'acct_newphone', twoFactor: true, linked: 'appleid_newphone' };
