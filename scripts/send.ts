@@ -76,7 +76,8 @@ async function main() {
           body.reasons.map((r: { rule: string; message: string }) => `\n    - ${r.rule}: ${r.message}`).join('')
         : text;
     } catch {
-      line += text || '(no body)';
+      // Alipay ("success") and WeChat Pay (204) only acknowledge: the decision is stored and logged.
+      line += response.ok && (text === '' || text === 'success') ? `${text || '(no body)'}  acknowledged; the decision is in riskhook's log` : text;
     }
     console.log(line);
   }

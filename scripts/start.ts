@@ -12,8 +12,9 @@ const lines = [
   `  store:                   ${env.REDIS_URL ? `Redis at ${env.REDIS_URL.replace(/\/\/[^@]*@/, '//***@')}` : 'embedded in-memory store (set REDIS_URL to use Redis)'}`,
   `  GENERIC_WEBHOOK_SECRETS: ${env.GENERIC_WEBHOOK_SECRETS ? '(from the environment)' : `${LOCAL_GENERIC_SECRET}  (local-only default)`}`,
   `  RISKHOOK_PEPPER:         ${env.RISKHOOK_PEPPER ? '(from the environment)' : `${LOCAL_PEPPER}  (local-only default)`}`,
+  `  stripe, alipay, wechatpay: ${['STRIPE_WEBHOOK_SECRETS', 'ALIPAY_PUBLIC_KEYS', 'WECHATPAY_PUBLIC_KEYS'].every((v) => !env[v]) ? 'local-only test secrets and keys (lib/local-defaults.ts, examples/keys/)' : 'as configured in the environment'}`,
   `  policy:                  ${env.RISKHOOK_POLICY ?? 'policies/default.yaml'}`,
-  '  try:                     npm run send -- examples/normal-purchase.json',
+  '  try:                     npm run send -- examples/normal-purchase.json   (or attack-burst, stripe-*, alipay-*, wechatpay-*)',
   '',
 ];
 console.log(lines.join('\n'));

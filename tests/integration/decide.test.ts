@@ -45,8 +45,8 @@ const countOf = (d: { features: Record<string, unknown> }) => d.features['accoun
 
 describe.each(STORE_KINDS)('decide on the %s store', (kind) => {
   const open: VelocityStore[] = [];
-  const depsFor = (overrides: Partial<DecideDeps> = {}): DecideDeps => {
-    const store = makeStore(kind, testLimits({ claimStaleMs: 300 }));
+  const depsFor = (overrides: Partial<DecideDeps> = {}, claimStaleMs = 300): DecideDeps => {
+    const store = makeStore(kind, testLimits({ claimStaleMs }));
     open.push(store);
     return { store, policy, hasher: new IdentityHasher(randomBytes(16).toString('hex')), deadlineMs: 800, onStoreFailure: 'hold', ...overrides };
   };
@@ -76,17 +76,19 @@ describe.each(STORE_KINDS)('decide on the %s store', (kind) => {
   });
 
   it('does not double count when an attempt crashed between counting and storing its decision', async () => {
-    const deps = depsFor();
+    // Generous margins: the claim goes stale 1 s after the crash, the early retry gives up after 300 ms.
+    const deps = depsFor({}, 1_000);
     const event = paymentEvent();
     // The crashed attempt: claimed and counted, never stored a decision.
     const eventKey = deps.hasher.event(event.provider, event.id);
-    expect(await deps.store.claim(eventKey, Date.now())).toEqual({ state: 'claimed' });
+    const crashedAt = Date.now();
+    expect(await deps.store.claim(eventKey, crashedAt)).toEqual({ state: 'claimed' });
     await deps.store.record(recordRequest(event, eventKey, deps.hasher));
     // A retry inside the stale limit waits for the (never coming) decision and answers degraded, counting nothing.
-    const early = await decide(event, { ...deps, deadlineMs: 150 });
+    const early = await decide(event, { ...deps, deadlineMs: 300 });
     expect(early.degraded).toBe('duplicate_in_flight');
     // Once the claim is stale the retry takes over: scored in full, counted still once.
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, Math.max(0, crashedAt + 1_050 - Date.now())));
     const retry = await decide(event, deps);
     expect(retry.degraded).toBe(false);
     expect(countOf(retry)).toBe(1);
