@@ -33,12 +33,12 @@ export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = 
   const deadline = startedAt + deps.deadlineMs - RESPONSE_MARGIN_MS;
   const eventKey = deps.hasher.event(event.provider, event.id);
   try {
-    const claim = await beforeDeadline(deps.store.claim(eventKey, now()), deadline, now);
+    const claim = await beforeDeadline(() => deps.store.claim(eventKey, now()), deadline, now);
     if (claim.state === 'decided') return claim.decision;
     if (claim.state === 'pending') {
       return (await awaitDecision(deps.store, eventKey, deadline, now)) ?? fallback(event, deps, 'duplicate_in_flight');
     }
-    const snapshot = await beforeDeadline(deps.store.record(recordRequest(event, eventKey, deps.hasher)), deadline, now);
+    const snapshot = await beforeDeadline(() => deps.store.record(recordRequest(event, eventKey, deps.hasher)), deadline, now);
     const evaluation = evaluate(deps.policy, addVelocityFeatures(eventFeatures(event), event, snapshot));
     if (evaluation.shadow.length > 0) logger.info('shadow rules matched', { eventId: event.id, shadow: evaluation.shadow });
     const decision: Decision = {
@@ -51,7 +51,7 @@ export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = 
       degraded: false,
     };
     try {
-      await beforeDeadline(deps.store.saveDecision(eventKey, decision), deadline, now);
+      await beforeDeadline(() => deps.store.saveDecision(eventKey, decision), deadline, now);
     } catch (error) {
       // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
       logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
@@ -78,7 +78,7 @@ export async function bind(binding: Binding, deps: Pick<DecideDeps, 'store' | 'h
   };
   const entities = BINDING_KINDS.filter((k) => raw[k] !== undefined).map((kind) => ({ kind, key: deps.hasher.entity(kind, raw[kind]!) }));
   const deadline = (startedAt ?? now()) + deps.deadlineMs - RESPONSE_MARGIN_MS;
-  await beforeDeadline(deps.store.recordBinding({ at: binding.occurredAt, state: binding.state, entities }), deadline, now);
+  await beforeDeadline(() => deps.store.recordBinding({ at: binding.occurredAt, state: binding.state, entities }), deadline, now);
 }
 
 /** The entities of an event, by hashed id, each with the related entities the same event carries. */
@@ -134,9 +134,15 @@ export function fallback(event: PaymentEvent, deps: Pick<DecideDeps, 'policy' | 
 
 class DeadlineError extends StoreUnavailableError {}
 
-function beforeDeadline<T>(work: Promise<T>, deadline: number, now: () => number): Promise<T> {
+/**
+ * Runs a store call against the deadline. The call is started only when time is left: past the
+ * deadline nothing is sent (no write lands for a request already answered), and no promise is left
+ * without a handler (its later rejection would be an unhandled rejection, fatal on Lambda).
+ */
+function beforeDeadline<T>(start: () => Promise<T>, deadline: number, now: () => number): Promise<T> {
   const left = deadline - now();
   if (left <= 0) return Promise.reject(new DeadlineError('deadline reached before the store answered'));
+  const work = start();
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new DeadlineError(`store did not answer within ${left} ms`)), left);
     work.then(
@@ -152,12 +158,21 @@ function beforeDeadline<T>(work: Promise<T>, deadline: number, now: () => number
   });
 }
 
-/** A duplicate delivery waits for the first one's decision, polling, until the deadline. */
+/**
+ * A duplicate delivery waits for the first one's decision, polling, until the deadline. Running out
+ * of time during a poll (a late timer, a read still on its way) is still waiting on the first
+ * delivery: undefined (duplicate_in_flight), not a store timeout. A store that fails is reported.
+ */
 async function awaitDecision(store: VelocityStore, eventKey: string, deadline: number, now: () => number): Promise<Decision | undefined> {
   while (now() + DUPLICATE_POLL_MS < deadline) {
     await new Promise((r) => setTimeout(r, DUPLICATE_POLL_MS));
-    const decision = await beforeDeadline(store.readDecision(eventKey), deadline, now);
-    if (decision) return decision;
+    try {
+      const decision = await beforeDeadline(() => store.readDecision(eventKey), deadline, now);
+      if (decision) return decision;
+    } catch (error) {
+      if (error instanceof DeadlineError) return undefined;
+      throw error;
+    }
   }
   return undefined;
 }
