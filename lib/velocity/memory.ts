@@ -1,6 +1,6 @@
 /**
  * The embedded in-memory store: the default for local runs without Redis. It keeps the same
- * semantics as record-entity-3.lua (same window arithmetic, markers, trimming and caps) and passes
+ * semantics as record-entities.lua (same window arithmetic, markers, trimming and caps) and passes
  * the same contract suite. State lives in this process only: it is not for deployed Lambdas.
  */
 import type { Decision, EntityKind } from '../events.js';

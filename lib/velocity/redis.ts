@@ -1,7 +1,8 @@
 /**
  * The Redis store. It only moves bytes: the arithmetic lives in the Lua scripts (mirroring
- * windows.ts). One EVALSHA per entity, all sent at once (auto-pipelining: one round trip on a single
- * node, one per shard on a cluster). Every Redis failure surfaces as StoreUnavailableError.
+ * windows.ts). On a single node an event's entities go in one EVALSHA (one round trip, one script
+ * run); on a cluster, one EVALSHA per entity, all sent at once, each to its shard (every key of an
+ * entity shares its hash tag). Every Redis failure surfaces as StoreUnavailableError.
  */
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
@@ -23,7 +24,7 @@ import { longestWindowMs } from './windows.js';
 
 type ScriptClient = (Redis | Cluster) & {
   claimDecision(key: string, now: number, staleMs: number, ttlMs: number): Promise<[string, string?]>;
-  recordEntity(k1: string, k2: string, k3: string, ...args: (string | number)[]): Promise<(string | number)[]>;
+  recordEntities(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<(string | number)[]>;
   recordBinding(key: string, at: number, field: 'b' | 'u', ttlMs: number): Promise<number>;
 };
 
@@ -61,22 +62,27 @@ export class RedisVelocityStore implements VelocityStore {
   readonly name = 'redis' as const;
   readonly #client: ScriptClient;
   readonly #limits: StoreLimits;
-  /** The constant tail of every record-entity call's arguments: TTLs, caps, windows. */
+  /** The constant part of every record-entities call's arguments: TTLs, caps, windows. */
   readonly #fixedArgs: (string | number)[];
+  /** On a cluster each entity's script goes to its own shard; on one node an event is one script. */
+  readonly #cluster: boolean;
 
   constructor(client: Redis | Cluster, limits: StoreLimits) {
     for (const [name, script] of Object.entries(SCRIPTS)) {
-      if (!(name in client)) client.defineCommand(name, { lua: script.lua, numberOfKeys: script.keys });
+      if (!(name in client)) client.defineCommand(name, { lua: script.lua, ...(script.keys !== undefined && { numberOfKeys: script.keys }) });
     }
+    this.#cluster = (client as Cluster).isCluster === true;
     this.#client = client as ScriptClient;
     this.#limits = limits;
+    const resolutions = [...new Set(limits.windows.map((w) => w.bucketMs))];
     this.#fixedArgs = [
       entityTtlMs(limits.windows),
       limits.markerTtlMs,
       limits.distinctCap,
       longestWindowMs(limits.windows),
+      resolutions.join(','),
       limits.windows.length,
-      ...limits.windows.flatMap((w) => [w.ms, w.bucketMs]),
+      ...limits.windows.flatMap((w) => [w.ms, w.bucketMs, resolutions.indexOf(w.bucketMs)]),
     ];
   }
 
@@ -105,10 +111,16 @@ export class RedisVelocityStore implements VelocityStore {
   }
 
   async record(request: RecordRequest): Promise<VelocitySnapshot> {
-    const replies = await this.#call(() => Promise.all(request.entities.map((e) => this.#recordEntity(request, e))));
+    const batches = this.#cluster ? request.entities.map((e) => [e]) : [request.entities];
+    const replies = await this.#call(() => Promise.all(batches.map((batch) => this.#recordEntities(request, batch))));
     const snapshot: VelocitySnapshot = {};
-    request.entities.forEach((entity, i) => {
-      snapshot[entity.kind] = parseEntityReply(replies[i]!, entity, this.#limits);
+    batches.forEach((batch, b) => {
+      let offset = 0;
+      for (const entity of batch) {
+        const [velocity, next] = parseEntityReply(replies[b]!, offset, entity, this.#limits);
+        snapshot[entity.kind] = velocity;
+        offset = next;
+      }
     });
     return snapshot;
   }
@@ -125,21 +137,25 @@ export class RedisVelocityStore implements VelocityStore {
     await this.#client.quit().catch(() => this.#client.disconnect());
   }
 
-  #recordEntity(request: RecordRequest, entity: EntityUpdate) {
-    const tag = keys.tag(entity);
-    return this.#client.recordEntity(
-      keys.buckets(tag),
-      keys.related(tag),
-      keys.marker(tag, request.eventKey),
+  #recordEntities(request: RecordRequest, entities: readonly EntityUpdate[]) {
+    const entityKeys = entities.flatMap((entity) => {
+      const tag = keys.tag(entity);
+      return [keys.buckets(tag), keys.related(tag), keys.marker(tag, request.eventKey)];
+    });
+    return this.#client.recordEntities(
+      entityKeys.length,
+      ...entityKeys,
       request.at,
       request.amountMinor,
       request.currency,
       request.passwordFree ? '1' : '0',
       ...this.#fixedArgs,
-      entity.relations.length,
-      ...entity.relations.map((r) => KIND_CODE[r]),
-      entity.members.length,
-      ...entity.members.map((m) => KIND_CODE[m.relation] + m.member),
+      ...entities.flatMap((entity) => [
+        entity.relations.length,
+        ...entity.relations.map((r) => KIND_CODE[r]),
+        entity.members.length,
+        ...entity.members.map((m) => KIND_CODE[m.relation] + m.member),
+      ]),
     );
   }
 
@@ -152,15 +168,17 @@ export class RedisVelocityStore implements VelocityStore {
   }
 }
 
-/** Turns record-entity-3.lua's flat reply back into named windows and relations. */
+/** Reads one entity's part of record-entities.lua's flat reply, from `offset`; returns it and where the next starts. */
 export function parseEntityReply(
   reply: readonly (string | number)[],
+  offset: number,
   entity: EntityUpdate,
   limits: StoreLimits,
-): EntityVelocity {
-  const flags = String(reply[1]);
-  const boundAt = Number(reply[2]);
-  let i = 3;
+): [EntityVelocity, number] {
+  const firstSeenAt = Number(reply[offset]);
+  const flags = String(reply[offset + 1]);
+  const boundAt = Number(reply[offset + 2]);
+  let i = offset + 3;
   const next = () => Number(reply[i++]);
   const windows: EntityVelocity['windows'] = {};
   for (const w of limits.windows) {
@@ -174,12 +192,50 @@ export function parseEntityReply(
     distinct[relation] = counts;
     newRelations[relation] = flags[r + 1] === '1';
   });
-  return {
+  const velocity: EntityVelocity = {
     isNew: flags[0] === '1',
-    firstSeenAt: Number(reply[0]),
+    firstSeenAt,
     ...(boundAt > 0 && { boundAt }),
     windows,
     distinct,
     newRelations,
   };
+  return [velocity, i];
+}
+
+/** Count, amount, password-free count and amount. */
+export interface BucketTotals {
+  n: number;
+  a: number;
+  p: number;
+  q: number;
+}
+
+/**
+ * What an entity's bucket hash (rh:{<k>:<hash>}:v, as HGETALL returns it) holds, summed over every
+ * bucket, per bucket size in seconds ("60", "300", ...), amounts in `currency`. For operators and
+ * tests: it decodes the layout record-entities.lua writes, and reading counts nothing.
+ */
+export function decodeBucketHash(hash: Readonly<Record<string, string>>, currency = 'CNY'): Map<string, BucketTotals> {
+  const sizes = (hash.w ?? '').split(',').map((ms) => String(Number(ms) / 1000));
+  const out = new Map<string, BucketTotals>();
+  const add = (r: number, metric: keyof BucketTotals, value: number) => {
+    const size = sizes[r];
+    if (size === undefined) return;
+    const totals = out.get(size) ?? { n: 0, a: 0, p: 0, q: 0 };
+    totals[metric] += value;
+    out.set(size, totals);
+  };
+  for (const [field, value] of Object.entries(hash)) {
+    if (/^\d+$/.test(field)) {
+      const code = Number(field);
+      const rest = code % 32;
+      const metric = (['n', 'p', 'a', 'q'] as const)[rest % 4]!;
+      if ((metric === 'n' || metric === 'p') || hash.c === currency) add(Math.floor(rest / 4), metric, Number(value));
+      continue;
+    }
+    const other = /^([xy])(\d+):\d+:([A-Z]{3})$/.exec(field);
+    if (other && other[3] === currency) add(Number(other[2]), other[1] === 'x' ? 'a' : 'q', Number(value));
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 /**
  * Window and bucket arithmetic, as plain functions. Both stores use these exact formulas
- * (the Redis store in record-entity-3.lua), so a window reads the same whichever store counts it.
+ * (the Redis store in record-entities.lua), so a window reads the same whichever store counts it.
  *
  * A window W with buckets of size g covers (t - W, t]. Bucket k holds events with
  * k*g <= occurredAt < (k+1)*g. The oldest bucket straddles the window start, so it is weighted by

@@ -510,7 +510,7 @@ describe(`Redis faults through the handler (deadline ${DEADLINE_MS} ms, fallback
       const samples = await traffic.stop();
       // The new server knows the scripts only because the clients sent them again.
       const shas = Object.values(lib.scripts.SCRIPTS).map((s) => createSha1(s.lua));
-      expect(await admin.script('EXISTS', ...shas)).toEqual([1, 1, 0]); // claim-decision, record-entity (no binding was recorded)
+      expect(await admin.script('EXISTS', ...shas)).toEqual([1, 1, 0]); // claim-decision, record-entities (no binding was recorded)
       await verify('restarted empty', c, samples, { reasons: ['store_unavailable', 'store_timeout'], faultAt, backAt, dataLost: true });
     } finally {
       admin.disconnect();
@@ -677,7 +677,7 @@ describe('scripts flushed while connected (NOSCRIPT)', () => {
       const state = await readState(admin, [...c.samples, ...samples]);
       for (const s of samples) expect(state.get(s)).toEqual(Array(OWN_KINDS.length + 1).fill(true));
       const shas = Object.values(lib.scripts.SCRIPTS).map((script) => createSha1(script.lua));
-      expect(await admin.script('EXISTS', ...shas)).toEqual([1, 1, 0]); // loaded again: claim-decision, record-entity
+      expect(await admin.script('EXISTS', ...shas)).toEqual([1, 1, 0]); // loaded again: claim-decision, record-entities
     } finally {
       admin.disconnect();
       await closeCase(c);

@@ -14,7 +14,7 @@ import { createWebhookHandler } from '../../lib/http.js';
 import { apiGatewayEvent } from '../../lib/providers/generic-sender.js';
 import { STRIPE_API_VERSION, signStripePayload } from '../../lib/providers/stripe.js';
 import { type Runtime, createRuntime } from '../../lib/runtime.js';
-import { keys } from '../../lib/velocity/redis.js';
+import { decodeBucketHash, keys } from '../../lib/velocity/redis.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -85,9 +85,7 @@ const counted = async (kind: EntityKind, id: string) => (await admin.exists(keys
 /** How many events Redis counted for this entity: the counts of its 1-minute buckets, summed. */
 async function countOf(kind: EntityKind, id: string): Promise<number> {
   const fields = await admin.hgetall(keys.buckets(entityTag(kind, id)));
-  return Object.entries(fields)
-    .filter(([field]) => /^60:\d+:n$/.test(field))
-    .reduce((sum, [, n]) => sum + Number(n), 0);
+  return decodeBucketHash(fields).get('60')?.n ?? 0;
 }
 const decisionStored = async (eventId: string) => (await admin.exists(keys.decision(runtime.hasher.event('stripe', eventId)))) === 1;
 

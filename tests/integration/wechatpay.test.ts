@@ -13,7 +13,7 @@ import { apiGatewayEvent } from '../../lib/providers/generic-sender.js';
 import type { SignedRequest } from '../../lib/providers/types.js';
 import { rfc3339Beijing, signWechatpayBody, signWechatpayNotify } from '../../lib/providers/wechatpay.js';
 import { type Runtime, createRuntime } from '../../lib/runtime.js';
-import { keys } from '../../lib/velocity/redis.js';
+import { decodeBucketHash, keys } from '../../lib/velocity/redis.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PRIVATE_PEM = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -74,12 +74,10 @@ function gatewayEvent(signed: SignedRequest, overrides: Partial<APIGatewayProxyE
 const accountTag = (account: string) => keys.tag({ kind: 'account', key: runtime.hasher.entity('account', account) });
 /** Whether Redis holds anything for this account (its bucket hash). */
 const counted = async (account: string) => (await admin.exists(keys.buckets(accountTag(account)))) === 1;
-/** How many payments Redis counted for this account (the 12 h buckets of the 7 d window: field "43200:<index>:n"). */
+/** How many payments Redis counted for this account (the 12 h buckets of the 7 d window). */
 async function countOf(account: string): Promise<number> {
   const fields = await admin.hgetall(keys.buckets(accountTag(account)));
-  return Object.entries(fields)
-    .filter(([field]) => /^43200:\d+:n$/.test(field))
-    .reduce((sum, [, value]) => sum + Number(value), 0);
+  return decodeBucketHash(fields).get('43200')?.n ?? 0;
 }
 const storedDecision = (id: string) => runtime.store.readDecision(runtime.hasher.event('wechatpay', id));
 

@@ -13,6 +13,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, hasRedisServer } from '../../scripts/redis-server.js';
+import { type BucketTotals, decodeBucketHash } from '../../lib/velocity/redis.js';
 
 export interface RedisControlOptions {
   /**
@@ -174,28 +175,11 @@ export async function pool<T, R>(items: readonly T[], concurrency: number, fn: (
 }
 
 /** Count, amount, password-free count and amount of one bucket resolution. */
-export interface Totals {
-  n: number;
-  a: number;
-  p: number;
-  q: number;
-}
+export type Totals = BucketTotals;
 
 /**
  * What an entity's bucket hash (rh:{<k>:<hash>}:v) holds, summed over every bucket, per resolution
  * (bucket seconds, e.g. "60" for the 10m window's 1-minute buckets, "43200" for 7d's 12-hour ones).
  * Read with HGETALL: unlike a store call, reading counts nothing. Amounts are in `currency`.
  */
-export function bucketTotals(hash: Record<string, string>, currency = 'CNY'): Map<string, Totals> {
-  const out = new Map<string, Totals>();
-  for (const [field, value] of Object.entries(hash)) {
-    const m = /^(\d+):(\d+):(.+)$/.exec(field);
-    if (!m) continue;
-    const slot = ({ n: 'n', p: 'p', [`a${currency}`]: 'a', [`q${currency}`]: 'q' } as Record<string, keyof Totals>)[m[3]!];
-    if (!slot) continue;
-    const totals = out.get(m[1]!) ?? { n: 0, a: 0, p: 0, q: 0 };
-    totals[slot] += Number(value);
-    out.set(m[1]!, totals);
-  }
-  return out;
-}
+export const bucketTotals = (hash: Record<string, string>, currency = 'CNY'): Map<string, Totals> => decodeBucketHash(hash, currency);

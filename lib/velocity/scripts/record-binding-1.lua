@@ -1,9 +1,11 @@
 --[[
   Record that an entity was bound (or unbound) at an event time: the latest time of each wins.
-  Same hash as record-entity-3.lua, so a later payment reads it in the same call.
+  Same hash as record-entities.lua, so a later payment reads it in the same call.
 
   Input:
-    KEYS[1]  rh:{<kind>:<hash>}:v   fields "b" (last bound, event ms) and "u" (last unbound, event ms)
+    KEYS[1]  rh:{<kind>:<hash>}:v   fields "b" (last bound, event ms) and "u" (last unbound, event ms);
+                                    the hash's expiry is renewed (record-entities.lua renews it only
+                                    when a bucket opens, so a binding on a quiet entity must too)
     ARGV[1]  at: event time, epoch ms
     ARGV[2]  "b" to record a binding, "u" an unbinding
     ARGV[3]  TTL of the entity keys, ms
