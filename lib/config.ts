@@ -29,11 +29,23 @@ export interface ProviderConfig {
   readonly wechatpay: { readonly publicKeys: Readonly<Record<string, string>>; readonly apiV3Key: string } | undefined;
 }
 
+/** A Redis Cluster's startup nodes (REDIS_CLUSTER_NODES); the client discovers the others. */
+export interface RedisClusterConfig {
+  readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  /** The entries were rediss://: TLS to every node. */
+  readonly tls: boolean;
+}
+
 export interface Config {
   readonly stage: string;
   /** Running on this machine (serverless-offline, invoke local), not on Lambda. */
   readonly local: boolean;
+  /** REDIS_URL: one Redis node (rediss:// for TLS). */
   readonly redisUrl: string | undefined;
+  /** REDIS_CLUSTER_NODES: a Redis Cluster. At most one of redisUrl and redisCluster is set. */
+  readonly redisCluster: RedisClusterConfig | undefined;
+  /** REDIS_USERNAME / REDIS_PASSWORD (AUTH token or RBAC user), for either; never logged. */
+  readonly redisAuth: { readonly username?: string; readonly password: string } | undefined;
   readonly pepper: string;
   readonly policyPath: string;
   readonly policy: Policy;
@@ -68,11 +80,57 @@ function validKey(ctx: z.core.ParsePayload<string>): void {
   }
 }
 
+const CLUSTER_NODE = /^(?:(rediss?):\/\/)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})\/?$/;
+const CLUSTER_NODE_FORMAT = 'expected host:port (port 1-65535), or redis://host:port, or rediss://host:port for TLS';
+
+/**
+ * REDIS_CLUSTER_NODES: comma-separated startup nodes, `host:port`, `[ipv6]:port`, or with a
+ * `redis://` / `rediss://` scheme (all entries alike; rediss:// is TLS). Credentials are refused here
+ * (they belong in REDIS_USERNAME / REDIS_PASSWORD) and never echoed in an error.
+ */
+function parseClusterNodes(text: string, ctx: z.core.$RefinementCtx): RedisClusterConfig {
+  const entries = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const problem = (message: string) => ctx.addIssue({ code: 'custom', message });
+  if (entries.length === 0) problem(`expected one or more ${CLUSTER_NODE_FORMAT.replace('expected ', '')}, comma-separated`);
+  const nodes: { host: string; port: number }[] = [];
+  const schemes = new Set<string>();
+  entries.forEach((entry, i) => {
+    const where = entries.length > 1 ? `entry ${i + 1} of ${entries.length}: ` : '';
+    if (entry.includes('@')) {
+      problem(`${where}credentials go in REDIS_USERNAME / REDIS_PASSWORD, not in the node list`);
+      return;
+    }
+    const match = CLUSTER_NODE.exec(entry);
+    const port = Number(match?.[3]);
+    if (!match || !(port >= 1 && port <= 65_535)) {
+      problem(`${where}${JSON.stringify(entry.slice(0, 80))}: ${CLUSTER_NODE_FORMAT}`);
+      return;
+    }
+    schemes.add(match[1] ?? 'redis');
+    nodes.push({ host: match[2]!.replace(/^\[|\]$/g, ''), port });
+  });
+  if (schemes.size > 1) problem('mixes TLS (rediss://) and plain entries: write rediss:// on every entry for TLS, or on none');
+  return { nodes, tls: schemes.has('rediss') };
+}
+
+/** user:password in a URL, without echoing them. */
+function urlHasCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.username !== '' || parsed.password !== '';
+  } catch {
+    return false;
+  }
+}
+
 const Env = z.object({
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\/./, 'expected redis://host:port or rediss://host:port')
     .optional(),
+  REDIS_CLUSTER_NODES: z.string().transform(parseClusterNodes).optional(),
+  REDIS_USERNAME: z.string().optional(),
+  REDIS_PASSWORD: z.string().optional(),
   GENERIC_WEBHOOK_SECRETS: list.pipe(
     z.array(
       z.string().check((ctx) => {
@@ -165,6 +223,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'GENERIC_WEBHOOK_SECRETS: required, unless another provider is configured (STRIPE_WEBHOOK_SECRETS, ALIPAY_PUBLIC_KEYS, WECHATPAY_PUBLIC_KEYS)',
     );
   }
+  if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
+    problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one node) or REDIS_CLUSTER_NODES (a cluster), not both');
+  }
+  if (e.REDIS_USERNAME !== undefined && e.REDIS_PASSWORD === undefined) problems.push('REDIS_USERNAME: requires REDIS_PASSWORD');
+  if (e.REDIS_PASSWORD !== undefined && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES) {
+    problems.push('REDIS_PASSWORD: set without REDIS_URL or REDIS_CLUSTER_NODES');
+  }
+  if (e.REDIS_PASSWORD !== undefined && e.REDIS_URL && urlHasCredentials(e.REDIS_URL)) {
+    problems.push('REDIS_PASSWORD: REDIS_URL carries credentials already; give them in one place');
+  }
   const pepper = orLocal('RISKHOOK_PEPPER', e.RISKHOOK_PEPPER, LOCAL_PEPPER, (v) => v === LOCAL_PEPPER);
   if (pepper === undefined) problems.push('RISKHOOK_PEPPER: required (a random secret of at least 16 characters)');
   let policy: Policy | undefined;
@@ -178,6 +246,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stage: e.RISKHOOK_STAGE,
     local,
     redisUrl: e.REDIS_URL,
+    redisCluster: e.REDIS_CLUSTER_NODES,
+    redisAuth:
+      e.REDIS_PASSWORD === undefined
+        ? undefined
+        : { password: e.REDIS_PASSWORD, ...(e.REDIS_USERNAME !== undefined && { username: e.REDIS_USERNAME }) },
     pepper,
     policyPath: e.RISKHOOK_POLICY,
     policy,

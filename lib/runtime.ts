@@ -7,7 +7,8 @@ import { IdentityHasher } from './identity.js';
 import { logger } from './observability.js';
 import { type ProviderAdapter, createAdapters } from './providers/index.js';
 import { MemoryVelocityStore } from './velocity/memory.js';
-import { RedisVelocityStore, createRedisClient } from './velocity/redis.js';
+import { RedisVelocityStore } from './velocity/redis.js';
+import { createRedisClient, createRedisClusterClient, lambdaClusterOptions } from './velocity/redis-client.js';
 import type { VelocityStore } from './velocity/store.js';
 
 export interface Runtime {
@@ -17,9 +18,24 @@ export interface Runtime {
   readonly hasher: IdentityHasher;
 }
 
+/** REDIS_CLUSTER_NODES: a cluster client; REDIS_URL: one node; neither: the embedded memory store. */
 export function createStore(config: Config): VelocityStore {
-  if (config.redisUrl) return new RedisVelocityStore(createRedisClient(config.redisUrl, config.deadlineMs), config.limits);
+  const { redisCluster: cluster, redisAuth: auth } = config;
+  if (cluster) {
+    const client = createRedisClusterClient(cluster.nodes, lambdaClusterOptions(config.deadlineMs, { tls: cluster.tls, auth }));
+    return new RedisVelocityStore(client, config.limits);
+  }
+  if (config.redisUrl) return new RedisVelocityStore(createRedisClient(config.redisUrl, config.deadlineMs, auth), config.limits);
   return new MemoryVelocityStore(config.limits);
+}
+
+/** What the ready log says about the store: its kind, node count and TLS, never an address or a credential. */
+export function describeStore(config: Config): Record<string, string | number | boolean> {
+  if (config.redisCluster) {
+    return { store: 'redis-cluster', redisNodes: config.redisCluster.nodes.length, redisTls: config.redisCluster.tls, redisAuth: !!config.redisAuth };
+  }
+  if (config.redisUrl) return { store: 'redis', redisTls: config.redisUrl.startsWith('rediss://'), redisAuth: !!config.redisAuth };
+  return { store: 'memory' };
 }
 
 export function createRuntime(config: Config, store: VelocityStore = createStore(config)): Runtime {
@@ -37,7 +53,7 @@ export function getRuntime(): Runtime {
     const { config } = runtime;
     logger.info('riskhook ready', {
       stage: config.stage,
-      store: runtime.store.name,
+      ...describeStore(config),
       policy: config.policyPath,
       policyVersion: config.policy.version,
       providers: [...runtime.adapters.keys()],
@@ -45,10 +61,10 @@ export function getRuntime(): Runtime {
       onStoreFailure: config.onStoreFailure,
     });
     if (runtime.store.name === 'memory') {
-      const message = 'REDIS_URL is unset: counting in this process only (the embedded in-memory store, for local runs)';
+      const message = 'REDIS_URL and REDIS_CLUSTER_NODES are unset: counting in this process only (the embedded in-memory store, for local runs)';
       // On Lambda every container would count alone: say so as loudly as the logs allow.
       if (config.local) logger.warn(message);
-      else logger.error(`${message}; on a deployed function velocity is per container, set REDIS_URL`);
+      else logger.error(`${message}; on a deployed function velocity is per container, set REDIS_CLUSTER_NODES or REDIS_URL`);
     }
     if (config.localDefaults.length > 0) {
       logger.warn('using local-only defaults (refused outside local runs)', { variables: config.localDefaults });

@@ -4,7 +4,7 @@
  * run); on a cluster, one EVALSHA per entity, all sent at once, each to its shard (every key of an
  * entity shares its hash tag). Every Redis failure surfaces as StoreUnavailableError.
  */
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import type { Decision } from '../events.js';
 import { SCRIPTS } from './scripts/index.js';
@@ -22,33 +22,14 @@ import {
 } from './store.js';
 import { longestWindowMs } from './windows.js';
 
+// Client creation lives in redis-client.ts; re-exported here, where tests and the benchmark import it.
+export { createRedisClient, createRedisClusterClient, lambdaClusterOptions, lambdaRedisOptions } from './redis-client.js';
+
 type ScriptClient = (Redis | Cluster) & {
   claimDecision(key: string, now: number, staleMs: number, ttlMs: number): Promise<[string, string?]>;
   recordEntities(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<(string | number)[]>;
   recordBinding(key: string, at: number, field: 'b' | 'u', ttlMs: number): Promise<number>;
 };
-
-/** Client settings fit for Lambda: no socket at import, fail fast, never the 20 retries (~74 s) of the defaults. */
-export function lambdaRedisOptions(commandTimeoutMs: number): RedisOptions {
-  return {
-    lazyConnect: true,
-    enableOfflineQueue: true,
-    maxRetriesPerRequest: 1,
-    connectTimeout: Math.max(commandTimeoutMs, 500),
-    commandTimeout: commandTimeoutMs,
-    keepAlive: 10_000,
-    enableAutoPipelining: true,
-    // Keep reconnecting with short delays: a client that gives up stays dead for the container's life.
-    retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
-  };
-}
-
-export function createRedisClient(url: string, commandTimeoutMs: number): Redis {
-  const client = new Redis(url, lambdaRedisOptions(commandTimeoutMs));
-  // Errors reach callers through rejected commands; the event only needs a listener to stay quiet.
-  client.on('error', () => {});
-  return client;
-}
 
 export const keys = {
   tag: (entity: Pick<EntityUpdate, 'kind' | 'key'>) => `${KIND_CODE[entity.kind]}:${entity.key}`,

@@ -175,3 +175,91 @@ describe('RISKHOOK_POLICY', () => {
     expect(message).toContain('RISKHOOK_PEPPER');
   });
 });
+
+describe('Redis: REDIS_URL, REDIS_CLUSTER_NODES, REDIS_USERNAME, REDIS_PASSWORD', () => {
+  it('REDIS_URL: one node, redis:// or rediss:// (TLS, which ioredis applies from the scheme)', () => {
+    for (const url of ['redis://127.0.0.1:6379', 'rediss://master.riskhook.abc123.use1.cache.amazonaws.com:6379']) {
+      const config = loadConfig({ ...LAMBDA, REDIS_URL: url });
+      expect(config).toMatchObject({ redisUrl: url, redisCluster: undefined, redisAuth: undefined });
+    }
+  });
+
+  it('REDIS_CLUSTER_NODES: comma-separated host:port startup nodes, IPv6 in brackets, spaces trimmed', () => {
+    const config = loadConfig({ ...LAMBDA, REDIS_CLUSTER_NODES: ' 10.0.1.5:6379, redis-2.internal:7001 ,[fd00::1]:6380,' });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.redisCluster).toEqual({
+      nodes: [{ host: '10.0.1.5', port: 6379 }, { host: 'redis-2.internal', port: 7001 }, { host: 'fd00::1', port: 6380 }],
+      tls: false,
+    });
+  });
+
+  it('REDIS_CLUSTER_NODES: rediss:// entries are TLS, redis:// entries are not', () => {
+    const endpoint = 'clustercfg.riskhook.abc123.use1.cache.amazonaws.com';
+    expect(loadConfig({ ...LAMBDA, REDIS_CLUSTER_NODES: `rediss://${endpoint}:6379` }).redisCluster).toEqual({
+      nodes: [{ host: endpoint, port: 6379 }],
+      tls: true,
+    });
+    expect(loadConfig({ ...LAMBDA, REDIS_CLUSTER_NODES: 'redis://a:1,redis://b:65535/' }).redisCluster).toEqual({
+      nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 65_535 }],
+      tls: false,
+    });
+  });
+
+  it.each([
+    ['localhost', /REDIS_CLUSTER_NODES: "localhost": expected host:port/],
+    ['a:6379,b', /REDIS_CLUSTER_NODES: entry 2 of 2: "b": expected host:port/],
+    ['a:0', /expected host:port \(port 1-65535\)/],
+    ['a:65536', /expected host:port \(port 1-65535\)/],
+    ['a:63a', /expected host:port/],
+    ['http://a:6379', /expected host:port/],
+    ['a:6379/0', /expected host:port/],
+    ['fd00::1:6379', /expected host:port/], // IPv6 needs brackets
+    [' , ', /REDIS_CLUSTER_NODES: expected one or more host:port/],
+    ['rediss://a:6379,b:6379', /REDIS_CLUSTER_NODES: mixes TLS \(rediss:\/\/\) and plain entries/],
+  ])('REDIS_CLUSTER_NODES=%j is refused, naming it (locally too)', (value, message) => {
+    for (const base of [LAMBDA, { IS_OFFLINE: 'true' }]) expect(refusal({ ...base, REDIS_CLUSTER_NODES: value })).toMatch(message);
+  });
+
+  it('REDIS_CLUSTER_NODES: credentials are refused, and not echoed', () => {
+    const message = refusal({ ...LAMBDA, REDIS_CLUSTER_NODES: 'rediss://riskhook:hunter2-secret@a:6379' });
+    expect(message).toMatch(/REDIS_CLUSTER_NODES: credentials go in REDIS_USERNAME \/ REDIS_PASSWORD/);
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('REDIS_URL and REDIS_CLUSTER_NODES together are refused', () => {
+    expect(refusal({ ...LAMBDA, REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'a:6379' })).toMatch(
+      /REDIS_CLUSTER_NODES: set either REDIS_URL \(one node\) or REDIS_CLUSTER_NODES \(a cluster\), not both/,
+    );
+    // An empty one is unset (a deploy that turns the cluster default off with REDIS_CLUSTER_NODES=).
+    expect(loadConfig({ ...LAMBDA, REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: '' }).redisCluster).toBeUndefined();
+  });
+
+  it('REDIS_PASSWORD (ElastiCache AUTH token) and REDIS_USERNAME (RBAC user) go with either store', () => {
+    const password = randomBytes(24).toString('hex');
+    expect(loadConfig({ ...LAMBDA, REDIS_CLUSTER_NODES: 'rediss://a:6379', REDIS_PASSWORD: password }).redisAuth).toEqual({ password });
+    expect(loadConfig({ ...LAMBDA, REDIS_URL: 'rediss://a:6379', REDIS_USERNAME: 'riskhook', REDIS_PASSWORD: password }).redisAuth).toEqual({
+      username: 'riskhook',
+      password,
+    });
+    // Credentials in REDIS_URL itself still work (ioredis reads them), but not twice.
+    expect(loadConfig({ ...LAMBDA, REDIS_URL: `rediss://riskhook:${password}@a:6379` }).redisAuth).toBeUndefined();
+    const twice = refusal({ ...LAMBDA, REDIS_URL: `rediss://riskhook:${password}@a:6379`, REDIS_PASSWORD: password });
+    expect(twice).toMatch(/REDIS_PASSWORD: REDIS_URL carries credentials already/);
+    expect(twice).not.toContain(password);
+  });
+
+  it('REDIS_USERNAME needs REDIS_PASSWORD, and either needs a Redis; no message shows the password', () => {
+    const password = randomBytes(24).toString('hex');
+    expect(refusal({ ...LAMBDA, REDIS_CLUSTER_NODES: 'a:6379', REDIS_USERNAME: 'riskhook' })).toMatch(/REDIS_USERNAME: requires REDIS_PASSWORD/);
+    const orphan = refusal({ ...LAMBDA, REDIS_PASSWORD: password });
+    expect(orphan).toMatch(/REDIS_PASSWORD: set without REDIS_URL or REDIS_CLUSTER_NODES/);
+    expect(orphan).not.toContain(password);
+  });
+
+  it('unresolved references are refused on Lambda and ignored locally, as for every variable', () => {
+    expect(refusal({ ...LAMBDA, REDIS_CLUSTER_NODES: '{{resolve:ssm:/riskhook/prod/redis-cluster-nodes}}' })).toMatch(
+      /REDIS_CLUSTER_NODES: holds an unresolved reference/,
+    );
+    expect(loadConfig({ IS_OFFLINE: 'true', REDIS_CLUSTER_NODES: '{{resolve:ssm:/riskhook/dev/redis-cluster-nodes}}' }).redisCluster).toBeUndefined();
+  });
+});
