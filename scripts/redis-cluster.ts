@@ -22,9 +22,11 @@ export interface RedisClusterNodes {
 const cli = (port: string, ...args: string[]) =>
   spawnSync('redis-cli', ['-p', port, ...args], { encoding: 'utf8' }).stdout?.trim() ?? '';
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+async function until(what: string, check: () => boolean, timeoutMs = 20_000, failed: () => string | undefined = () => undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
+    const failure = failed();
+    if (failure) throw new Error(`redis cluster: ${failure}`);
     if (Date.now() > deadline) throw new Error(`redis cluster: timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -33,30 +35,34 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
 export async function startRedisCluster(): Promise<RedisClusterNodes> {
   if (!hasRedisServer()) throw new Error('redis-server is not installed (Debian: apt-get install -y redis-server)');
   const dir = mkdtempSync(join(tmpdir(), 'riskhook-cluster-'));
-  const ports: string[] = [];
-  while (ports.length < 6) {
-    const port = String(await freePort());
-    if (!ports.includes(port)) ports.push(port);
-  }
+  // Each node needs a client port and a cluster bus port (by default port + 10000, which may be
+  // taken): both are picked free and the bus port is given explicitly.
+  const free = new Set<string>();
+  while (free.size < 12) free.add(String(await freePort()));
+  const [ports, busPorts] = [[...free].slice(0, 6), [...free].slice(6)];
   const processes = new Map<string, ChildProcess>();
-  for (const port of ports) {
+  let exited: string | undefined;
+  ports.forEach((port, n) => {
     const child = spawn(
       'redis-server',
       [
-        '--port', port, '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
+        '--port', port, '--cluster-port', busPorts[n]!, '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
         '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000',
         '--save', '', '--appendonly', 'no', '--dir', dir,
       ],
       { stdio: 'ignore' },
     );
+    child.once('exit', (code, signal) => {
+      if (signal !== 'SIGKILL') exited ??= `redis-server on port ${port} exited (${code ?? signal})`;
+    });
     processes.set(`127.0.0.1:${port}`, child);
-  }
+  });
   const stop = () => {
     for (const child of processes.values()) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await until('the nodes to answer', () => ports.every((p) => cli(p, 'ping') === 'PONG'));
+    await until('the nodes to answer', () => ports.every((p) => cli(p, 'ping') === 'PONG'), 20_000, () => exited);
     const created = spawnSync(
       'redis-cli',
       ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'],
