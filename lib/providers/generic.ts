@@ -3,7 +3,7 @@
  * The recommended integration for anything that is not one of the named providers.
  */
 import * as z from 'zod';
-import { BodyParseError, SchemaError } from '../errors.js';
+import { SchemaError } from '../errors.js';
 import {
   AUTH_METHODS,
   EVENT_KINDS,
@@ -12,6 +12,7 @@ import {
   LINKED_ACCOUNT_KINDS,
   type PaymentEvent,
 } from '../events.js';
+import { type StrictJsonOptions, parseStrictJson } from './json.js';
 import { decodeSecret, verifyStandardWebhook } from './standard-webhooks.js';
 import { type ProviderAdapter, type RawRequest, type Verified, jsonResponse } from './types.js';
 
@@ -42,16 +43,29 @@ export const GenericEventV1 = z.strictObject({
 });
 export type GenericEventV1 = z.infer<typeof GenericEventV1>;
 
-/** e.g. "amount.minor: expected a whole number of minor units, at most 2^53 - 1; ip: expected an IPv4 or IPv6 address" */
+/**
+ * e.g. "amount.minor: expected a whole number of minor units, at most 2^53 - 1; ip: expected an IPv4 or IPv6 address".
+ * Bounded (an unknown key is the sender's text, of any length and number): at most 1,000 characters.
+ */
 export function describeIssues(error: z.ZodError, limit = 5): string {
-  return error.issues
+  const text = error.issues
     .slice(0, limit)
     .map((issue) => {
       const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
-      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-      return `${path || '(body)'}: ${issue.message}${keys}`;
+      const keys = issue.code === 'unrecognized_keys' ? ` (${cut(issue.keys.map((k) => cut(k, 40)).join(', '), 120)})` : '';
+      return `${cut(path || '(body)', 80)}: ${cut(issue.message, 160)}${keys}`;
     })
     .join('; ');
+  return cut(text, MAX_MESSAGE_CHARS);
+}
+
+const MAX_MESSAGE_CHARS = 1_000;
+
+/** At most `max` characters and "...", never half of a surrogate pair. */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const end = /[\uD800-\uDBFF]/.test(text[max - 4] ?? '') ? max - 4 : max - 3;
+  return `${text.slice(0, end)}...`;
 }
 
 export function toPaymentEvent(wire: GenericEventV1, receivedAt: number): PaymentEvent {
@@ -78,12 +92,9 @@ export function toPaymentEvent(wire: GenericEventV1, receivedAt: number): Paymen
   };
 }
 
-export function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new BodyParseError(`body is not valid JSON: ${(error as Error).message}`);
-  }
+/** A signed JSON body, read strictly (lib/providers/json.ts): 400 unless UTF-8 JSON without duplicate or __proto__ keys. */
+export function parseJson(body: Buffer, options?: StrictJsonOptions): unknown {
+  return parseStrictJson(body, options);
 }
 
 export function createGenericAdapter(secrets: readonly string[]): ProviderAdapter {
@@ -92,7 +103,7 @@ export function createGenericAdapter(secrets: readonly string[]): ProviderAdapte
     name: 'generic',
     verify(request: RawRequest): Verified {
       verifyStandardWebhook(request.headers, request.body, keys, request.receivedAt);
-      const parsed = GenericEventV1.safeParse(parseJson(request.body));
+      const parsed = GenericEventV1.safeParse(parseJson(request.body, { integerPaths: ['amount.minor'] }));
       if (!parsed.success) throw new SchemaError(describeIssues(parsed.error));
       return { kind: 'score', event: toPaymentEvent(parsed.data, request.receivedAt) };
     },

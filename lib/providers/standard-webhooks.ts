@@ -9,6 +9,7 @@ import { SignatureError } from '../errors.js';
 
 export const TOLERANCE_SECONDS = 5 * 60;
 const PREFIX = 'whsec_';
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Decodes `whsec_<base64>` secrets; throws RangeError naming the problem. */
 export function decodeSecret(secret: string): Buffer {
@@ -43,11 +44,13 @@ export function verifyStandardWebhook(
   const skew = Math.floor(nowMs / 1000) - Number(timestamp);
   if (skew > TOLERANCE_SECONDS) throw new SignatureError('webhook-timestamp is too old (more than 5 minutes)');
   if (skew < -TOLERANCE_SECONDS) throw new SignatureError('webhook-timestamp is in the future (more than 5 minutes)');
-  const candidates = signature
+  const v1 = signature
     .split(' ')
     .filter((part) => part.startsWith('v1,'))
-    .map((part) => Buffer.from(part.slice(3), 'base64'));
-  if (candidates.length === 0) throw new SignatureError('webhook-signature has no v1 signature');
+    .map((part) => part.slice(3));
+  if (v1.length === 0) throw new SignatureError('webhook-signature has no v1 signature');
+  // Strict base64: Buffer.from would skip stray characters and stop at '=', accepting "v1,,<sig>" or "v1,<sig>=junk".
+  const candidates = v1.filter((b64) => BASE64.test(b64)).map((b64) => Buffer.from(b64, 'base64'));
   for (const key of keys) {
     const expected = hmac(key, id, timestamp, body);
     for (const candidate of candidates) {

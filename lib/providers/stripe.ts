@@ -265,7 +265,7 @@ export function createStripeAdapter(secrets: readonly string[]): ProviderAdapter
     name: 'stripe',
     verify(request: RawRequest): Verified {
       verifyStripeSignature(request.headers['stripe-signature'], request.body, keys, request.receivedAt);
-      const json = parseJson(request.body);
+      const json = parseJson(request.body, { integerPaths: ['data.object.pending_request.amount'] });
       const envelope = Envelope.safeParse(json);
       if (!envelope.success) throw new SchemaError(describeIssues(envelope.error));
       if (envelope.data.type !== AUTHORIZATION_REQUEST) {

@@ -23,10 +23,11 @@ import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, sign, 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
-import { BodyParseError, ConfigError, type RiskhookError, SchemaError, SignatureError } from '../errors.js';
+import { ConfigError, type RiskhookError, SchemaError, SignatureError } from '../errors.js';
 import { Identifier, type PaymentEvent } from '../events.js';
 import { LOCAL_WECHATPAY_APIV3_KEY, LOCAL_WECHATPAY_SERIAL } from '../local-defaults.js';
 import { MAX_FUTURE_MS, describeIssues, parseJson } from './generic.js';
+import { parseStrictJson } from './json.js';
 import { rsaPublicKey } from './keys.js';
 import {
   type ExampleSigner,
@@ -375,12 +376,7 @@ export function createWechatpayAdapter(config: WechatpayConfig): ProviderAdapter
       if (envelope.event_type !== 'TRANSACTION.SUCCESS' || (originalType !== undefined && originalType !== 'transaction')) {
         return { kind: 'acknowledge', reason: `${envelope.event_type}${originalType ? ` (${originalType})` : ''} is not scored` };
       }
-      let json: unknown;
-      try {
-        json = JSON.parse(plaintext.toString('utf8'));
-      } catch (error) {
-        throw new BodyParseError(`resource: decrypted transaction is not valid JSON: ${(error as Error).message}`);
-      }
+      const json = parseStrictJson(plaintext, { what: 'resource: decrypted transaction', integerPaths: ['amount.total'], pathPrefix: 'transaction.' });
       if (json !== null && typeof json === 'object' && 'combine_mchid' in json) {
         // 合单支付: one notification for several sub-orders, without a top-level amount or payer.
         return { kind: 'acknowledge', reason: 'combined payment (combine_mchid) is not scored' };
