@@ -50,11 +50,11 @@ export async function handleWebhook(provider: string, request: RawRequest, runti
 export function errorResponse(error: unknown, provider: string, adapter?: ProviderAdapter): HttpResponse {
   if (error instanceof ConfigError) {
     // The details are for the operator (logs), not for whoever is calling the webhook.
-    logger.error('configuration error', { message: error.message });
+    logger.error('configuration error', { reason: error.message }); // "message" is Powertools' own key
     return jsonResponse(500, { error: { code: error.code, message: 'riskhook is misconfigured; see its logs' } });
   }
   if (error instanceof RiskhookError) {
-    logger.info('request refused', { provider: provider.slice(0, 32), status: error.status, code: error.code, message: error.message });
+    logger.info('request refused', { provider: provider.slice(0, 32), status: error.status, code: error.code, reason: error.message });
     return adapter?.respondError?.(error) ?? jsonResponse(error.status, { error: { code: error.code, message: error.message } });
   }
   logger.error('unexpected error', { provider: provider.slice(0, 32), error: error as Error });

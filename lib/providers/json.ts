@@ -36,7 +36,9 @@ export function parseStrictJson(bytes: Uint8Array, options: StrictJsonOptions = 
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new BodyParseError(`${what} is not valid JSON: ${(error as Error).message}`);
+    // Only the position: V8's message quotes the text around the error, which can be an identifier.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new BodyParseError(`${what} is not valid JSON${position ? ` (at byte offset near ${position})` : ''}`);
   }
   checkJsonText(text, what, options.integerPaths ?? [], options.pathPrefix ?? '');
   return value;
