@@ -166,6 +166,8 @@ const Env = z.object({
   RISKHOOK_DEADLINE_MS: int(50, 29_000, 800),
   RISKHOOK_ON_STORE_FAILURE: z.enum(['hold', 'approve']).default('hold'),
   RISKHOOK_MAX_BODY_BYTES: int(1_024, 1_048_576, 65_536),
+  // Retries must find the stored decision: cover the longest provider retry horizon in use (Alipay ~25 h, WeChat ~24 h, Standard Webhooks ~75 h).
+  RISKHOOK_DECISION_TTL_HOURS: int(1, 720, DEFAULT_LIMITS.decisionTtlMs / 3_600_000),
   RISKHOOK_STAGE: z.string().default('local'),
 });
 
@@ -266,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     limits: {
       windows: policy.windows,
       ...DEFAULT_LIMITS,
+      decisionTtlMs: e.RISKHOOK_DECISION_TTL_HOURS * 3_600_000,
       // A claim still pending after twice the deadline belongs to an attempt that died or gave up.
       claimStaleMs: Math.max(2 * e.RISKHOOK_DEADLINE_MS, 2_000),
     },

@@ -263,3 +263,13 @@ describe('Redis: REDIS_URL, REDIS_CLUSTER_NODES, REDIS_USERNAME, REDIS_PASSWORD'
     expect(loadConfig({ IS_OFFLINE: 'true', REDIS_CLUSTER_NODES: '{{resolve:ssm:/riskhook/dev/redis-cluster-nodes}}' }).redisCluster).toBeUndefined();
   });
 });
+
+describe('RISKHOOK_DECISION_TTL_HOURS', () => {
+  it('keeps decisions 72 h by default and as long as configured, refusing nonsense', () => {
+    const env = { IS_OFFLINE: 'true' };
+    expect(loadConfig(env).limits.decisionTtlMs).toBe(72 * 3_600_000);
+    expect(loadConfig({ ...env, RISKHOOK_DECISION_TTL_HOURS: '26' }).limits.decisionTtlMs).toBe(26 * 3_600_000);
+    expect(() => loadConfig({ ...env, RISKHOOK_DECISION_TTL_HOURS: '0' })).toThrow(/RISKHOOK_DECISION_TTL_HOURS/);
+    expect(() => loadConfig({ ...env, RISKHOOK_DECISION_TTL_HOURS: '1.5' })).toThrow(/RISKHOOK_DECISION_TTL_HOURS/);
+  });
+});
