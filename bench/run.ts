@@ -56,21 +56,26 @@ const population = {
   merchant: ids('merchant', POPULATION),
 };
 
-/** A generic event (wire format) over the population: every entity type present, half password-free. */
+/**
+ * A generic event (wire format) over the population: every entity type present, half password-free.
+ * Customer i mostly pays with their own device, card, linked account and IP, as real customers do
+ * (15% another device, 20% another IP, 5% another card); merchants are drawn at random.
+ */
 function wireEvent(at = Date.now()): Record<string, unknown> {
   const i = pick(POPULATION);
+  const own = (share: number) => (Math.random() < share ? i : pick(POPULATION));
   return {
     id: `evt_${randomBytes(8).toString('hex')}`,
     kind: 'authorization',
     occurredAt: new Date(at).toISOString(),
     amount: { minor: 100 + pick(200_000), currency: 'CNY' },
     account: { id: population.account[i], twoFactor: i % 2 === 0 },
-    linkedAccount: { id: population.linked[pick(POPULATION)], kind: 'apple_id' },
+    linkedAccount: { id: population.linked[i], kind: 'apple_id' },
     merchant: { id: population.merchant[pick(POPULATION)], category: '5818' },
-    instrument: { id: population.card[pick(POPULATION)], kind: 'card' },
+    instrument: { id: population.card[own(0.95)], kind: 'card' },
     authMethod: pick(2) ? 'password_free' : 'biometric',
-    device: { id: population.device[pick(POPULATION)] },
-    ip: population.ip[pick(POPULATION)],
+    device: { id: population.device[own(0.85)] },
+    ip: population.ip[own(0.8)],
   };
 }
 
