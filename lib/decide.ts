@@ -8,7 +8,7 @@ import { BINDING_KINDS, type Binding, type Decision, type EntityKind, type Payme
 import type { IdentityHasher } from './identity.js';
 import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
-import { addVelocityFeatures, eventFeatures } from './policy/features.js';
+import { buildFeatures } from './policy/features.js';
 import type { Policy } from './policy/load.js';
 import { type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
 
@@ -39,7 +39,7 @@ export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = 
       return (await awaitDecision(deps.store, eventKey, deadline, now)) ?? fallback(event, deps, 'duplicate_in_flight');
     }
     const snapshot = await beforeDeadline(() => deps.store.record(recordRequest(event, eventKey, deps.hasher)), deadline, now);
-    const evaluation = evaluate(deps.policy, addVelocityFeatures(eventFeatures(event), event, snapshot));
+    const evaluation = evaluate(deps.policy, buildFeatures(event, snapshot, deps.policy.readers));
     if (evaluation.shadow.length > 0) logger.info('shadow rules matched', { eventId: event.id, shadow: evaluation.shadow });
     const decision: Decision = {
       eventId: event.id,
@@ -116,7 +116,7 @@ export function recordRequest(event: PaymentEvent, eventKey: string, hasher: Ide
  * fallback decides the rest. Not stored, so a retry once the store is back is scored in full.
  */
 export function fallback(event: PaymentEvent, deps: Pick<DecideDeps, 'policy' | 'onStoreFailure'>, reason: DegradedReason): Decision {
-  const evaluation = evaluate(deps.policy, eventFeatures(event));
+  const evaluation = evaluate(deps.policy, buildFeatures(event, {}, deps.policy.readers));
   const hold = deps.onStoreFailure === 'hold' || evaluation.decision === 'hold';
   return {
     eventId: event.id,

@@ -1,6 +1,7 @@
 /**
  * Feature names and values: the vocabulary rules are written in. The catalogue is derived from the
- * windows, so a policy that names a feature that cannot exist is refused at start-up.
+ * windows, so a policy that names a feature that cannot exist is refused at start-up; each entry
+ * also knows how to read its value, so a decision builds only the features its policy reads.
  */
 import {
   AUTH_METHODS,
@@ -13,88 +14,99 @@ import {
   LINKED_ACCOUNT_KINDS,
   type PaymentEvent,
 } from '../events.js';
-import { RELATIONS, type VelocitySnapshot } from '../velocity/store.js';
-import type { WindowSpec } from '../velocity/windows.js';
+import { type EntityVelocity, RELATIONS, type VelocitySnapshot } from '../velocity/store.js';
 
 export type FeatureType = 'number' | 'boolean' | 'string';
+/** A feature's value for an event and what the store returned; undefined when the event has none. */
+export type FeatureReader = (event: PaymentEvent, snapshot: VelocitySnapshot) => FeatureValue | undefined;
 export interface FeatureInfo {
   readonly type: FeatureType;
   /** The values a string feature can take, when they are a closed set. */
   readonly values?: readonly string[];
+  readonly read: FeatureReader;
 }
 export type Features = Record<string, FeatureValue>;
 
 const capitalised = (kind: EntityKind) => kind[0]!.toUpperCase() + kind.slice(1);
 
-/** Every feature a rule may name, with its type. */
-export function featureCatalogue(windows: readonly WindowSpec[]): Map<string, FeatureInfo> {
-  const catalogue = new Map<string, FeatureInfo>([
-    ['event.kind', { type: 'string', values: EVENT_KINDS }],
-    ['event.amount', { type: 'number' }],
-    ['event.currency', { type: 'string' }],
-    ['event.authMethod', { type: 'string', values: AUTH_METHODS }],
-    ['event.passwordFree', { type: 'boolean' }],
-    ['event.country', { type: 'string' }],
-    ['event.merchantCategory', { type: 'string' }],
-    ['event.linkedAccountKind', { type: 'string', values: LINKED_ACCOUNT_KINDS }],
-    ['event.instrumentKind', { type: 'string', values: INSTRUMENT_KINDS }],
-    ['account.twoFactor', { type: 'boolean' }],
-    ['account.ageMs', { type: 'number' }],
-  ]);
-  for (const kind of BINDING_KINDS) catalogue.set(`${kind}.boundForMs`, { type: 'number' });
+/** Features of the event itself: available even when the velocity store is down. */
+const EVENT_FEATURES: ReadonlyArray<[string, FeatureInfo]> = [
+  ['event.kind', { type: 'string', values: EVENT_KINDS, read: (e) => e.kind }],
+  ['event.amount', { type: 'number', read: (e) => e.amount.minor }],
+  ['event.currency', { type: 'string', read: (e) => e.amount.currency }],
+  ['event.authMethod', { type: 'string', values: AUTH_METHODS, read: (e) => e.authMethod }],
+  ['event.passwordFree', { type: 'boolean', read: (e) => e.authMethod === 'password_free' }],
+  ['event.country', { type: 'string', read: (e) => e.country }],
+  ['event.merchantCategory', { type: 'string', read: (e) => e.merchant.category }],
+  ['event.linkedAccountKind', { type: 'string', values: LINKED_ACCOUNT_KINDS, read: (e) => e.linkedAccount?.kind }],
+  ['event.instrumentKind', { type: 'string', values: INSTRUMENT_KINDS, read: (e) => e.instrument?.kind }],
+  ['account.twoFactor', { type: 'boolean', read: (e) => e.account.twoFactor }],
+  [
+    'account.ageMs',
+    {
+      type: 'number',
+      // From account.createdAt when the provider says; else from our own first sighting.
+      read: (e, s) =>
+        e.account.createdAt !== undefined ? e.occurredAt - e.account.createdAt : s.account && e.occurredAt - s.account.firstSeenAt,
+    },
+  ],
+];
+
+/** Every feature a rule may name, with its type and reader. Only window names are used from `windows`. */
+export function featureCatalogue(windows: readonly { readonly name: string }[]): Map<string, FeatureInfo> {
+  const catalogue = new Map<string, FeatureInfo>(EVENT_FEATURES);
+  const number = (kind: EntityKind, read: (v: EntityVelocity, e: PaymentEvent) => number | undefined): FeatureInfo => ({
+    type: 'number',
+    read: (e, s) => {
+      const v = s[kind];
+      return v && read(v, e);
+    },
+  });
+  const boolean = (kind: EntityKind, read: (v: EntityVelocity) => boolean | undefined): FeatureInfo => ({
+    type: 'boolean',
+    read: (_, s) => {
+      const v = s[kind];
+      return v && read(v);
+    },
+  });
+  for (const kind of BINDING_KINDS) {
+    catalogue.set(`${kind}.boundForMs`, number(kind, (v, e) => (v.boundAt === undefined ? undefined : e.occurredAt - v.boundAt)));
+  }
   for (const kind of ENTITY_KINDS) {
-    catalogue.set(`${kind}.isNew`, { type: 'boolean' });
-    catalogue.set(`${kind}.seenForMs`, { type: 'number' });
-    for (const w of windows) {
-      catalogue.set(`${kind}.count.${w.name}`, { type: 'number' });
-      catalogue.set(`${kind}.amount.${w.name}`, { type: 'number' });
-      catalogue.set(`${kind}.passwordFree.count.${w.name}`, { type: 'number' });
-      catalogue.set(`${kind}.passwordFree.amount.${w.name}`, { type: 'number' });
+    catalogue.set(`${kind}.isNew`, boolean(kind, (v) => v.isNew));
+    catalogue.set(`${kind}.seenForMs`, number(kind, (v, e) => e.occurredAt - v.firstSeenAt));
+    for (const { name } of windows) {
+      catalogue.set(`${kind}.count.${name}`, number(kind, (v) => v.windows[name]?.count));
+      catalogue.set(`${kind}.amount.${name}`, number(kind, (v) => v.windows[name]?.amount));
+      catalogue.set(`${kind}.passwordFree.count.${name}`, number(kind, (v) => v.windows[name]?.passwordFreeCount));
+      catalogue.set(`${kind}.passwordFree.amount.${name}`, number(kind, (v) => v.windows[name]?.passwordFreeAmount));
     }
     for (const relation of RELATIONS[kind]) {
-      catalogue.set(`${kind}.isNew${capitalised(relation)}`, { type: 'boolean' });
-      for (const w of windows) catalogue.set(`${kind}.distinct.${relation}.${w.name}`, { type: 'number' });
+      catalogue.set(`${kind}.isNew${capitalised(relation)}`, boolean(kind, (v) => v.newRelations[relation]));
+      for (const { name } of windows) catalogue.set(`${kind}.distinct.${relation}.${name}`, number(kind, (v) => v.distinct[relation]?.[name]));
     }
   }
   return catalogue;
 }
 
-/** Features of the event itself: available even when the velocity store is down. */
-export function eventFeatures(event: PaymentEvent): Features {
-  const f: Features = {
-    'event.kind': event.kind,
-    'event.amount': event.amount.minor,
-    'event.currency': event.amount.currency,
-    'event.authMethod': event.authMethod,
-    'event.passwordFree': event.authMethod === 'password_free',
-  };
-  if (event.country !== undefined) f['event.country'] = event.country;
-  if (event.merchant.category !== undefined) f['event.merchantCategory'] = event.merchant.category;
-  if (event.linkedAccount) f['event.linkedAccountKind'] = event.linkedAccount.kind;
-  if (event.instrument) f['event.instrumentKind'] = event.instrument.kind;
-  if (event.account.twoFactor !== undefined) f['account.twoFactor'] = event.account.twoFactor;
-  if (event.account.createdAt !== undefined) f['account.ageMs'] = event.occurredAt - event.account.createdAt;
+/** The features `readers` name, for this event and snapshot (absent ones left out). */
+export function buildFeatures(event: PaymentEvent, snapshot: VelocitySnapshot, readers: ReadonlyArray<readonly [string, FeatureReader]>): Features {
+  const f: Features = {};
+  for (const [name, read] of readers) {
+    const value = read(event, snapshot);
+    if (value !== undefined) f[name] = value;
+  }
   return f;
 }
 
-/** Adds the velocity features of every entity the store returned. */
+/** Every feature of the event itself (what rules can still read when the store is down). */
+export function eventFeatures(event: PaymentEvent): Features {
+  return buildFeatures(event, {}, EVENT_FEATURES.map(([name, info]) => [name, info.read]));
+}
+
+/** Every feature of the event and of every entity the store returned (for tools and tests; decisions build only what their policy reads). */
 export function addVelocityFeatures(f: Features, event: PaymentEvent, snapshot: VelocitySnapshot): Features {
-  for (const [kind, v] of Object.entries(snapshot) as [EntityKind, NonNullable<VelocitySnapshot[EntityKind]>][]) {
-    f[`${kind}.isNew`] = v.isNew;
-    f[`${kind}.seenForMs`] = event.occurredAt - v.firstSeenAt;
-    if (v.boundAt !== undefined) f[`${kind}.boundForMs`] = event.occurredAt - v.boundAt;
-    for (const [name, t] of Object.entries(v.windows)) {
-      f[`${kind}.count.${name}`] = t.count;
-      f[`${kind}.amount.${name}`] = t.amount;
-      f[`${kind}.passwordFree.count.${name}`] = t.passwordFreeCount;
-      f[`${kind}.passwordFree.amount.${name}`] = t.passwordFreeAmount;
-    }
-    for (const [relation, counts] of Object.entries(v.distinct) as [EntityKind, Record<string, number>][]) {
-      for (const [name, n] of Object.entries(counts)) f[`${kind}.distinct.${relation}.${name}`] = n;
-      if (v.newRelations[relation] !== undefined) f[`${kind}.isNew${capitalised(relation)}`] = v.newRelations[relation]!;
-    }
-  }
-  // Age from our own first sighting when the provider did not say when the account was created.
-  if (f['account.ageMs'] === undefined && snapshot.account) f['account.ageMs'] = f['account.seenForMs']!;
-  return f;
+  const windows = Object.keys(Object.values(snapshot)[0]?.windows ?? {}).map((name) => ({ name }));
+  const readers = [...featureCatalogue(windows)].map(([name, info]) => [name, info.read] as const);
+  return Object.assign(f, buildFeatures(event, snapshot, readers));
 }

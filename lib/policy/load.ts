@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { FeatureValue } from '../events.js';
 import { type WindowSpec, windowSpecs } from '../velocity/windows.js';
-import { type FeatureInfo, type Features, featureCatalogue } from './features.js';
+import { type FeatureInfo, type FeatureReader, type Features, featureCatalogue } from './features.js';
 import { COMPARISONS, type Comparison, type Condition, Leaf, PolicyFile } from './schema.js';
 
 export type Predicate = (features: Features) => boolean;
@@ -29,6 +29,8 @@ export interface Policy {
   readonly holdAt: number;
   readonly windows: readonly WindowSpec[];
   readonly rules: readonly CompiledRule[];
+  /** The features the rules read (conditions and message placeholders): the only ones a decision builds. */
+  readonly readers: ReadonlyArray<readonly [string, FeatureReader]>;
 }
 
 export function loadPolicyFile(path: string): Policy {
@@ -74,7 +76,9 @@ export function compilePolicy(raw: unknown, source = 'policy'): Policy {
     return { id: rule.id, mode: rule.mode, score: rule.score ?? 0, hold: rule.hold ?? false, message: rule.message, test, features };
   });
   if (errors.length > 0) throw new ConfigError(`${source}: ${errors.join('; ')}`);
-  return { version: file.version, holdAt: file.holdAt, windows, rules };
+  const read = new Set(rules.flatMap((r) => [...r.features, ...(r.message.match(/\{([^}]+)\}/g) ?? []).map((p) => p.slice(1, -1))]));
+  const readers = [...read].map((name) => [name, catalogue.get(name)!.read] as const);
+  return { version: file.version, holdAt: file.holdAt, windows, rules, readers };
 }
 
 /** "rules[2].when" -> 'rule "pf-burst" (rules[2]) when' so an error names the rule by its id. */

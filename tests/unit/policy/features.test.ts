@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { recordRequest } from '../../../lib/decide.js';
 import { BINDING_KINDS, type PaymentEvent } from '../../../lib/events.js';
 import { IdentityHasher } from '../../../lib/identity.js';
-import { addVelocityFeatures, eventFeatures, featureCatalogue, type Features } from '../../../lib/policy/features.js';
+import { addVelocityFeatures, buildFeatures, eventFeatures, featureCatalogue, type Features } from '../../../lib/policy/features.js';
+import { loadPolicyFile } from '../../../lib/policy/load.js';
 import { MemoryVelocityStore } from '../../../lib/velocity/memory.js';
 import { DEFAULT_LIMITS } from '../../../lib/velocity/store.js';
 import { DEFAULT_WINDOWS, type WindowSpec, windowSpecs } from '../../../lib/velocity/windows.js';
@@ -134,5 +135,29 @@ describe('account.ageMs', () => {
   it('is absent without createdAt and without velocity (the store is down)', () => {
     const event = fullEvent(T0, { account: { id: 'acct_x' } });
     expect(addVelocityFeatures(eventFeatures(event), event, {})).not.toHaveProperty('account.ageMs');
+  });
+});
+
+describe('features a decision builds', () => {
+  it('are exactly the full features restricted to what the policy reads (conditions and message placeholders)', async () => {
+    const policy = loadPolicyFile('policies/default.yaml');
+    const names = policy.readers.map(([name]) => name);
+    // Everything a condition or message of the default policy names, and nothing else.
+    const named = new Set(policy.rules.flatMap((r) => [...r.features, ...(r.message.match(/\{([^}]+)\}/g) ?? []).map((p) => p.slice(1, -1))]));
+    expect(new Set(names)).toEqual(named);
+    expect(names).toContain('linkedAccount.passwordFree.amount.24h');
+
+    const store = new MemoryVelocityStore({ windows: policy.windows, ...DEFAULT_LIMITS, claimStaleMs: 2_000 }, () => T0);
+    const events = [fullEvent(T0 - 3_600_000), fullEvent(T0)];
+    let full: Features = {};
+    let built: Features = {};
+    for (const event of events) {
+      const snapshot = await store.record(recordRequest(event, hasher.event(event.provider, event.id), hasher));
+      full = addVelocityFeatures(eventFeatures(event), event, snapshot);
+      built = buildFeatures(event, snapshot, policy.readers);
+    }
+    await store.close();
+    expect(built).toEqual(Object.fromEntries(Object.entries(full).filter(([name]) => named.has(name))));
+    expect(Object.keys(built).length).toBeGreaterThan(10);
   });
 });
