@@ -139,7 +139,7 @@ async function main() {
   const store = new RedisVelocityStore(createRedisClient(url, config.deadlineMs), config.limits);
   const runtime = createRuntime(config, store);
   const handler = createWebhookHandler(() => runtime);
-  const deps = { store, policy: config.policy, hasher: runtime.hasher, deadlineMs: config.deadlineMs, onStoreFailure: config.onStoreFailure };
+  const { deps } = runtime;
   const admin = new Redis(url);
   const peer = new Redis(url, lambdaRedisOptions(5_000)); // the same client settings riskhook uses
   const limiter = new RateLimiterRedis({ storeClient: peer, keyPrefix: 'bench-rlf', points: 1e9, duration: 3600 });

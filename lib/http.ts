@@ -3,14 +3,12 @@
  * may base64 them), lower-cased headers, the body limit checked before any decoding or parsing.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { STRICT_BASE64 } from './base64.js';
 import { BodyParseError, BodyTooLargeError, MethodNotAllowedError } from './errors.js';
 import { logger } from './observability.js';
 import type { HttpResponse, RawRequest } from './providers/index.js';
 import { type Runtime, getRuntime } from './runtime.js';
 import { errorResponse, handleWebhook } from './webhook.js';
-
-/** Padded standard base64, as API Gateway encodes bodies. */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export function rawRequest(event: APIGatewayProxyEventV2, maxBodyBytes: number, receivedAt: number): RawRequest {
   const method = event.requestContext?.http?.method ?? 'POST';
@@ -24,8 +22,7 @@ export function rawRequest(event: APIGatewayProxyEventV2, maxBodyBytes: number, 
   let body: Buffer;
   if (event.isBase64Encoded) {
     if (text.length > Math.ceil(maxBodyBytes / 3) * 4 + 4) throw tooLarge();
-    // Buffer.from(_, 'base64') skips what is not base64 and stops at '=': refuse instead of guessing.
-    if (!BASE64.test(text)) throw new BodyParseError('body is marked base64-encoded (isBase64Encoded) but is not valid base64');
+    if (!STRICT_BASE64.test(text)) throw new BodyParseError('body is marked base64-encoded (isBase64Encoded) but is not valid base64');
     body = Buffer.from(text, 'base64');
   } else {
     if (text.length > maxBodyBytes) throw tooLarge(); // a UTF-16 length never exceeds the UTF-8 byte length

@@ -3,6 +3,7 @@
  * (not at import, so invoke local and tests control the environment) and reused while warm.
  */
 import { type Config, loadConfig } from './config.js';
+import type { DecideDeps } from './decide.js';
 import { IdentityHasher } from './identity.js';
 import { logger } from './observability.js';
 import { type ProviderAdapter, createAdapters } from './providers/index.js';
@@ -13,6 +14,8 @@ import type { VelocityStore } from './velocity/store.js';
 
 export interface Runtime {
   readonly config: Config;
+  /** What decide() and bind() need, built once per container rather than per request. */
+  readonly deps: DecideDeps;
   readonly store: VelocityStore;
   readonly adapters: ReadonlyMap<string, ProviderAdapter>;
   readonly hasher: IdentityHasher;
@@ -39,7 +42,15 @@ export function describeStore(config: Config): Record<string, string | number | 
 }
 
 export function createRuntime(config: Config, store: VelocityStore = createStore(config)): Runtime {
-  return { config, store, adapters: createAdapters(config.providers), hasher: new IdentityHasher(config.pepper) };
+  const hasher = new IdentityHasher(config.pepper);
+  const deps: DecideDeps = {
+    store,
+    policy: config.policy,
+    hasher,
+    deadlineMs: config.deadlineMs,
+    onStoreFailure: config.onStoreFailure,
+  };
+  return { config, store, adapters: createAdapters(config.providers), hasher, deps };
 }
 
 let current: Runtime | Error | undefined;

@@ -18,18 +18,13 @@ export async function handleWebhook(provider: string, request: RawRequest, runti
       logger.info('acknowledged without scoring', { provider, reason: verified.reason });
       return adapter.acknowledge(verified.reason);
     }
-    const { config } = runtime;
     if (verified.kind === 'bind') {
       const { binding } = verified;
-      await bind(binding, { store: runtime.store, hasher: runtime.hasher, deadlineMs: config.deadlineMs }, request.receivedAt);
+      await bind(binding, runtime.deps, request.receivedAt);
       logger.info('binding recorded', { provider, eventId: binding.id, state: binding.state });
       return adapter.acknowledge(`binding ${binding.state}`);
     }
-    const decision = await decide(
-      verified.event,
-      { store: runtime.store, policy: config.policy, hasher: runtime.hasher, deadlineMs: config.deadlineMs, onStoreFailure: config.onStoreFailure },
-      request.receivedAt,
-    );
+    const decision = await decide(verified.event, runtime.deps, request.receivedAt);
     const latencyMs = Date.now() - request.receivedAt;
     logger.info('decision', {
       provider,

@@ -5,11 +5,11 @@
  * base64-decoded part of each `whsec_` secret after the prefix; several secrets accepted (rotation).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { STRICT_BASE64 } from '../base64.js';
 import { SignatureError } from '../errors.js';
 
 export const TOLERANCE_SECONDS = 5 * 60;
 const PREFIX = 'whsec_';
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Decodes `whsec_<base64>` secrets; throws RangeError naming the problem. */
 export function decodeSecret(secret: string): Buffer {
@@ -50,7 +50,7 @@ export function verifyStandardWebhook(
     .map((part) => part.slice(3));
   if (v1.length === 0) throw new SignatureError('webhook-signature has no v1 signature');
   // Strict base64: Buffer.from would skip stray characters and stop at '=', accepting "v1,,<sig>" or "v1,<sig>=junk".
-  const candidates = v1.filter((b64) => BASE64.test(b64)).map((b64) => Buffer.from(b64, 'base64'));
+  const candidates = v1.filter((b64) => STRICT_BASE64.test(b64)).map((b64) => Buffer.from(b64, 'base64'));
   for (const key of keys) {
     const expected = hmac(key, id, timestamp, body);
     for (const candidate of candidates) {

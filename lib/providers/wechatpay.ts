@@ -23,6 +23,7 @@ import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, sign, 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import { STRICT_BASE64 } from '../base64.js';
 import { ConfigError, type RiskhookError, SchemaError, SignatureError } from '../errors.js';
 import { Identifier, type PaymentEvent } from '../events.js';
 import { LOCAL_WECHATPAY_APIV3_KEY, LOCAL_WECHATPAY_SERIAL } from '../local-defaults.js';
@@ -68,7 +69,7 @@ export interface WechatpayConfig {
 
 // --- wire formats ----------------------------------------------------------------------------
 
-const Base64 = z.string().regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'expected base64');
+const Base64 = z.string().regex(STRICT_BASE64, 'expected base64');
 
 export const EncryptedResource = z.looseObject({
   algorithm: z.literal(ALGORITHM, { error: `expected ${ALGORITHM}` }),
