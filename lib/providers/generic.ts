@@ -12,7 +12,7 @@ import {
   LINKED_ACCOUNT_KINDS,
   type PaymentEvent,
 } from '../events.js';
-import { type StrictJsonOptions, parseStrictJson } from './json.js';
+import { parseStrictJson } from './json.js';
 import { decodeSecret, verifyStandardWebhook } from './standard-webhooks.js';
 import { type ProviderAdapter, type RawRequest, type Verified, jsonResponse } from './types.js';
 
@@ -93,17 +93,13 @@ export function toPaymentEvent(wire: GenericEventV1, receivedAt: number): Paymen
 }
 
 /** A signed JSON body, read strictly (lib/providers/json.ts): 400 unless UTF-8 JSON without duplicate or __proto__ keys. */
-export function parseJson(body: Buffer, options?: StrictJsonOptions): unknown {
-  return parseStrictJson(body, options);
-}
-
 export function createGenericAdapter(secrets: readonly string[]): ProviderAdapter {
   const keys = secrets.map(decodeSecret);
   return {
     name: 'generic',
     verify(request: RawRequest): Verified {
       verifyStandardWebhook(request.headers, request.body, keys, request.receivedAt);
-      const parsed = GenericEventV1.safeParse(parseJson(request.body, { integerPaths: ['amount.minor'] }));
+      const parsed = GenericEventV1.safeParse(parseStrictJson(request.body, { integerPaths: ['amount.minor'] }));
       if (!parsed.success) throw new SchemaError(describeIssues(parsed.error));
       return { kind: 'score', event: toPaymentEvent(parsed.data, request.receivedAt) };
     },

@@ -25,6 +25,17 @@ export interface StrictJsonOptions {
 
 /** UTF-8 bytes to a JSON value; BodyParseError (400) or, for an integer written otherwise, SchemaError (422). */
 export function parseStrictJson(bytes: Uint8Array, options: StrictJsonOptions = {}): unknown {
+  const { value, notInteger } = readStrictJson(bytes, options);
+  if (notInteger) throw notInteger;
+  return value;
+}
+
+/**
+ * The same, but an integer written otherwise at one of `integerPaths` is returned, not thrown: for a
+ * caller that learns only from the value whether that field matters (a Stripe event that is not an
+ * authorization request is acknowledged, whatever its amount).
+ */
+export function readStrictJson(bytes: Uint8Array, options: StrictJsonOptions = {}): { value: unknown; notInteger?: SchemaError } {
   const what = options.what ?? 'body';
   let text: string;
   try {
@@ -40,8 +51,8 @@ export function parseStrictJson(bytes: Uint8Array, options: StrictJsonOptions = 
     const position = /position (\d+)/.exec((error as Error).message)?.[1];
     throw new BodyParseError(`${what} is not valid JSON${position ? ` (at byte offset near ${position})` : ''}`);
   }
-  checkJsonText(text, what, options.integerPaths ?? [], options.pathPrefix ?? '');
-  return value;
+  const notInteger = checkJsonText(text, what, options.integerPaths ?? [], options.pathPrefix ?? '');
+  return notInteger ? { value, notInteger } : { value };
 }
 
 /** 0-9 + - . e E */
@@ -64,7 +75,8 @@ function pathOf(stack: readonly Frame[]): string {
 }
 
 /** Walks text that JSON.parse accepted (so its syntax is known to be right), iteratively: any depth. */
-function checkJsonText(text: string, what: string, integerPaths: readonly string[], prefix: string): void {
+/** Throws BodyParseError for text that is not strict I-JSON; returns the first integer at `integerPaths` written otherwise. */
+function checkJsonText(text: string, what: string, integerPaths: readonly string[], prefix: string): SchemaError | undefined {
   const stack: Frame[] = [];
   const targets = integerPaths.map((p) => p.split('.'));
   let notInteger: SchemaError | undefined;
@@ -143,5 +155,5 @@ function checkJsonText(text: string, what: string, integerPaths: readonly string
       i++; // whitespace, true, false, null
     }
   }
-  if (notInteger) throw notInteger;
+  return notInteger;
 }

@@ -13,7 +13,8 @@ import * as z from 'zod';
 import { ConfigError, SchemaError, SignatureError } from '../errors.js';
 import { type AuthMethod, type Decision, Identifier, type PaymentEvent } from '../events.js';
 import { LOCAL_STRIPE_SECRET } from '../local-defaults.js';
-import { MAX_FUTURE_MS, describeIssues, parseJson } from './generic.js';
+import { MAX_FUTURE_MS, describeIssues } from './generic.js';
+import { readStrictJson } from './json.js';
 import { type ExampleSigner, type HttpResponse, type ProviderAdapter, type RawRequest, type Verified, jsonResponse } from './types.js';
 
 /**
@@ -265,12 +266,13 @@ export function createStripeAdapter(secrets: readonly string[]): ProviderAdapter
     name: 'stripe',
     verify(request: RawRequest): Verified {
       verifyStripeSignature(request.headers['stripe-signature'], request.body, keys, request.receivedAt);
-      const json = parseJson(request.body, { integerPaths: ['data.object.pending_request.amount'] });
+      const { value: json, notInteger } = readStrictJson(request.body, { integerPaths: ['data.object.pending_request.amount'] });
       const envelope = Envelope.safeParse(json);
       if (!envelope.success) throw new SchemaError(describeIssues(envelope.error));
       if (envelope.data.type !== AUTHORIZATION_REQUEST) {
         return { kind: 'acknowledge', reason: `stripe event ${envelope.data.type.slice(0, 64)} is not scored` };
       }
+      if (notInteger) throw notInteger;
       const parsed = StripeAuthorizationRequest.safeParse(json);
       if (!parsed.success) throw new SchemaError(describeIssues(parsed.error));
       return { kind: 'score', event: toStripePaymentEvent(parsed.data, request.receivedAt) };

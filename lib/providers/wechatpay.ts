@@ -27,7 +27,7 @@ import { STRICT_BASE64 } from '../base64.js';
 import { ConfigError, type RiskhookError, SchemaError, SignatureError } from '../errors.js';
 import { Identifier, type PaymentEvent } from '../events.js';
 import { LOCAL_WECHATPAY_APIV3_KEY, LOCAL_WECHATPAY_SERIAL } from '../local-defaults.js';
-import { MAX_FUTURE_MS, describeIssues, parseJson } from './generic.js';
+import { MAX_FUTURE_MS, describeIssues } from './generic.js';
 import { parseStrictJson } from './json.js';
 import { rsaPublicKey } from './keys.js';
 import {
@@ -369,7 +369,7 @@ export function createWechatpayAdapter(config: WechatpayConfig): ProviderAdapter
     name: PROVIDER,
     verify(request: RawRequest): Verified {
       verifyWechatpaySignature(request, keys);
-      const parsed = Envelope.safeParse(parseJson(request.body));
+      const parsed = Envelope.safeParse(parseStrictJson(request.body));
       if (!parsed.success) throw schemaError(parsed.error);
       const envelope = parsed.data;
       const plaintext = decryptWechatpayResource(envelope.resource, apiV3Key);

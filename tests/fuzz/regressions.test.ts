@@ -189,6 +189,14 @@ describe('fuzz regressions: strict JSON (generic, stripe, wechatpay)', () => {
     const elsewhere = stripeAuthorization('100').replace('"id":"evt_1"', '"id":"evt_1","data.object.pending_request.amount":1.5,"x":{"amount":1e3}');
     expect(stripe.verify(stripeRequest(elsewhere)).kind).toBe('score');
   });
+
+  it('acknowledges a Stripe event that is not an authorization request whatever its amount is written as (was: 422; FUZZ_SEED=2003488367)', () => {
+    // Counterexample: a charge-type event carrying data.object.pending_request.amount 1e+300.
+    const other = stripeAuthorization('1e+300').replace('"type":"issuing_authorization.request"', '"type":"charge.succeeded"');
+    expect(stripe.verify(stripeRequest(other)).kind).toBe('acknowledge');
+    // The same amount on an authorization request is still refused.
+    expect(refusal(() => stripe.verify(stripeRequest(stripeAuthorization('1e+300')))).message).toMatch(/^data\.object\.pending_request\.amount: expected whole minor units/);
+  });
 });
 
 describe('fuzz regressions: schema messages', () => {
