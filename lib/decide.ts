@@ -8,7 +8,7 @@ import { BINDING_KINDS, type Binding, type Decision, type EntityKind, type Payme
 import type { IdentityHasher } from './identity.js';
 import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
-import { buildFeatures } from './policy/features.js';
+import { type Features, buildFeatures } from './policy/features.js';
 import type { Policy } from './policy/load.js';
 import { type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
 
@@ -24,22 +24,46 @@ export interface DecideDeps {
 /** Why a decision was taken without the store; short codes, safe to return to the provider. */
 export type DegradedReason = 'store_unavailable' | 'store_timeout' | 'duplicate_in_flight';
 
+/**
+ * What the log line needs beyond the decision, filled in by decide() when the caller passes one:
+ * whether it answered with a decision taken before (a duplicate delivery, counted nothing), and
+ * every feature the policy's rules read for this event (not only those of the rules that fired).
+ * A duplicate has no features of its own: it reports those stored with the decision (or, when the
+ * first delivery's decision did not come in time, those of the fallback).
+ */
+export interface DecisionTrace {
+  duplicate: boolean;
+  features?: Features;
+  /** Shadow rules that would have fired (none for a duplicate). */
+  shadow?: string[];
+}
+
 /** Time kept back from the deadline for building and sending the response. */
 const RESPONSE_MARGIN_MS = 10;
 const DUPLICATE_POLL_MS = 15;
 
-export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = (deps.now ?? Date.now)()): Promise<Decision> {
+export async function decide(
+  event: PaymentEvent,
+  deps: DecideDeps,
+  startedAt = (deps.now ?? Date.now)(),
+  trace: DecisionTrace = { duplicate: false },
+): Promise<Decision> {
   const now = deps.now ?? Date.now;
   const deadline = startedAt + deps.deadlineMs - RESPONSE_MARGIN_MS;
   const eventKey = deps.hasher.event(event.provider, event.id);
   try {
     const claim = await beforeDeadline(() => deps.store.claim(eventKey, now()), deadline, now);
-    if (claim.state === 'decided') return claim.decision;
+    if (claim.state === 'decided') return stored(claim.decision, trace);
     if (claim.state === 'pending') {
-      return (await awaitDecision(deps.store, eventKey, deadline, now)) ?? fallback(event, deps, 'duplicate_in_flight');
+      // A second delivery while the first is being decided: a duplicate, whether or not its decision comes in time.
+      trace.duplicate = true;
+      const first = await awaitDecision(deps.store, eventKey, deadline, now);
+      return first ? stored(first, trace) : fallback(event, deps, 'duplicate_in_flight', trace);
     }
     const snapshot = await beforeDeadline(() => deps.store.record(recordRequest(event, eventKey, deps.hasher)), deadline, now);
-    const evaluation = evaluate(deps.policy, buildFeatures(event, snapshot, deps.policy.readers));
+    trace.features = buildFeatures(event, snapshot, deps.policy.readers);
+    const evaluation = evaluate(deps.policy, trace.features);
+    trace.shadow = evaluation.shadow;
     if (evaluation.shadow.length > 0) logger.info('shadow rules matched', { eventId: event.id, shadow: evaluation.shadow });
     const decision: Decision = {
       eventId: event.id,
@@ -61,8 +85,14 @@ export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = 
     if (!(error instanceof StoreUnavailableError)) throw error;
     const reason: DegradedReason = error instanceof DeadlineError ? 'store_timeout' : 'store_unavailable';
     logger.warn('velocity store failed; fallback decision', { eventId: event.id, reason, error: error.message });
-    return fallback(event, deps, reason);
+    return fallback(event, deps, reason, trace);
   }
+}
+
+function stored(decision: Decision, trace: DecisionTrace): Decision {
+  trace.duplicate = true;
+  trace.features = decision.features;
+  return decision;
 }
 
 /**
@@ -115,8 +145,15 @@ export function recordRequest(event: PaymentEvent, eventKey: string, hasher: Ide
  * The decision without velocity: rules over the event's own fields still apply, and the configured
  * fallback decides the rest. Not stored, so a retry once the store is back is scored in full.
  */
-export function fallback(event: PaymentEvent, deps: Pick<DecideDeps, 'policy' | 'onStoreFailure'>, reason: DegradedReason): Decision {
-  const evaluation = evaluate(deps.policy, buildFeatures(event, {}, deps.policy.readers));
+export function fallback(
+  event: PaymentEvent,
+  deps: Pick<DecideDeps, 'policy' | 'onStoreFailure'>,
+  reason: DegradedReason,
+  trace?: DecisionTrace,
+): Decision {
+  const features = buildFeatures(event, {}, deps.policy.readers);
+  const evaluation = evaluate(deps.policy, features);
+  if (trace) Object.assign(trace, { features, shadow: evaluation.shadow });
   const hold = deps.onStoreFailure === 'hold' || evaluation.decision === 'hold';
   return {
     eventId: event.id,

@@ -16,10 +16,44 @@ function emit(dimensions: Record<string, string>, name: string, unit: (typeof Me
   m.addMetric(name, unit, value);
 }
 
-/** Per decision: a count and the latency by provider and outcome, and a count per degraded reason. */
-export function recordDecisionMetric(provider: string, decision: Decision, latencyMs: number): void {
+/**
+ * Per decision: a count and the latency by provider and outcome, and a count per degraded reason.
+ * A duplicate delivery (answered with a decision taken before) is not a decision again: it counts
+ * as duplicateDeliveries only, so decisions and the degraded share stay per payment.
+ */
+export function recordDecisionMetric(provider: string, decision: Decision, latencyMs: number, duplicate = false): void {
   const dimensions = { provider, decision: decision.decision };
-  emit(dimensions, 'decisions', MetricUnit.Count, 1);
   emit(dimensions, 'decisionLatency', MetricUnit.Milliseconds, latencyMs);
-  if (decision.degraded) emit({ provider, reason: decision.degraded }, 'degradedDecisions', MetricUnit.Count, 1);
+  if (duplicate) {
+    emit({ provider }, 'duplicateDeliveries', MetricUnit.Count, 1);
+    return;
+  }
+  emit(dimensions, 'decisions', MetricUnit.Count, 1);
+  // Also without dimensions: the degraded-share alarm divides the two totals.
+  emit({}, 'decisions', MetricUnit.Count, 1);
+  if (decision.degraded) {
+    emit({ provider, reason: decision.degraded }, 'degradedDecisions', MetricUnit.Count, 1);
+    emit({}, 'degradedDecisions', MetricUnit.Count, 1);
+  }
+}
+
+/** One count per rule that fired, active or shadow (a shadow rule's hits are what decide its promotion). */
+export function recordRuleHits(hits: readonly { rule: string; mode: 'active' | 'shadow' }[]): void {
+  for (const { rule, mode } of hits) emit({ rule, mode }, 'ruleHits', MetricUnit.Count, 1);
+}
+
+/** A request answered with an error (4xx or 5xx), by provider and error code. */
+export function recordRefusedRequest(provider: string, code: string): void {
+  emit({ provider, code }, 'refusedRequests', MetricUnit.Count, 1);
+}
+
+/** The deployment cannot serve (a ConfigError); the configuration-errors alarm watches it. */
+export function recordConfigurationError(): void {
+  emit({}, 'configurationErrors', MetricUnit.Count, 1);
+}
+
+/** The deployment serves but wrongly (e.g. a Redis that evicts); the misconfiguration alarm watches it. */
+export function recordMisconfiguration(check: string): void {
+  emit({ check }, 'misconfiguration', MetricUnit.Count, 1);
+  emit({}, 'misconfiguration', MetricUnit.Count, 1);
 }

@@ -9,6 +9,7 @@ import { logger } from './observability.js';
 import { type ProviderAdapter, createAdapters } from './providers/index.js';
 import { MemoryVelocityStore } from './velocity/memory.js';
 import { RedisVelocityStore } from './velocity/redis.js';
+import { watchEvictionPolicy } from './velocity/eviction-policy.js';
 import { createRedisClient, createRedisClusterClient, lambdaClusterOptions } from './velocity/redis-client.js';
 import type { VelocityStore } from './velocity/store.js';
 
@@ -26,9 +27,14 @@ export function createStore(config: Config): VelocityStore {
   const { redisCluster: cluster, redisAuth: auth } = config;
   if (cluster) {
     const client = createRedisClusterClient(cluster.nodes, lambdaClusterOptions(config.deadlineMs, { tls: cluster.tls, auth }));
+    watchEvictionPolicy(client);
     return new RedisVelocityStore(client, config.limits);
   }
-  if (config.redisUrl) return new RedisVelocityStore(createRedisClient(config.redisUrl, config.deadlineMs, auth), config.limits);
+  if (config.redisUrl) {
+    const client = createRedisClient(config.redisUrl, config.deadlineMs, auth);
+    watchEvictionPolicy(client);
+    return new RedisVelocityStore(client, config.limits);
+  }
   return new MemoryVelocityStore(config.limits);
 }
 

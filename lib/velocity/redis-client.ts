@@ -3,6 +3,7 @@
  * Redis Cluster (REDIS_CLUSTER_NODES). No socket at import, fail fast, keep reconnecting forever.
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { redisErrorReporter } from './redis-errors.js';
 
 /** AUTH for ElastiCache (AUTH token, or an RBAC user with its password). */
 export interface RedisAuth {
@@ -39,8 +40,8 @@ const authOptions = (auth: RedisAuth | undefined): RedisOptions =>
  */
 export function createRedisClient(url: string, commandTimeoutMs: number, auth?: RedisAuth, extra: RedisOptions = {}): Redis {
   const client = new Redis(url, { ...lambdaRedisOptions(commandTimeoutMs), ...authOptions(auth), ...extra });
-  // Errors reach callers through rejected commands; the event only needs a listener to stay quiet.
-  client.on('error', () => {});
+  // Commands reject on their own; the event says why (refused, wrong password, timeout), rate-limited.
+  client.on('error', redisErrorReporter([auth?.password, ...urlPasswords(url)]));
   return client;
 }
 
@@ -85,7 +86,18 @@ export function lambdaClusterOptions(commandTimeoutMs: number, { tls = false, au
 /** A Redis Cluster client from its startup nodes (the others are discovered); see lambdaClusterOptions. */
 export function createRedisClusterClient(nodes: readonly RedisNodeAddress[], options: ClusterOptions): Cluster {
   const client = new Cluster(nodes.map(({ host, port }) => ({ host, port })), options);
-  client.on('error', () => {});
-  client.on('node error', () => {});
+  const report = redisErrorReporter([options.redisOptions?.password]);
+  client.on('error', report);
+  client.on('node error', report);
   return client;
+}
+
+/** The password of a redis:// URL, as written and decoded, to be masked in logs. */
+function urlPasswords(url: string): string[] {
+  try {
+    const { password } = new URL(url);
+    return password ? [password, decodeURIComponent(password)] : [];
+  } catch {
+    return [];
+  }
 }
