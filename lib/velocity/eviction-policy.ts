@@ -41,6 +41,8 @@ export async function checkEvictionPolicy(client: Redis | Cluster): Promise<Evic
         evicting,
       });
       recordMisconfiguration('maxmemory_policy');
+    } else {
+      logger.info('redis maxmemory-policy checked', { check: 'maxmemory_policy', policies });
     }
     return { policies, evicting };
   } catch (error) {

@@ -138,7 +138,10 @@ export class ControlledRedis {
   }
 }
 
-/** One PING over a fresh connection: true on +PONG within the timeout (false while refused, loading or frozen). */
+/**
+ * One PING over a fresh connection: true on +PONG (or -NOAUTH: a server with requirepass answers)
+ * within the timeout (false while refused, loading or frozen).
+ */
 export function ping(port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
@@ -152,7 +155,7 @@ export function ping(port: number, timeoutMs: number): Promise<boolean> {
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk) => {
       reply += chunk.toString('latin1');
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
     });
     socket.once('error', () => done(false));
   });
