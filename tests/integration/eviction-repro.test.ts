@@ -1,0 +1,85 @@
+/**
+ * Why riskhook warns about a Redis that evicts (issue 8, item 5): on a full `volatile-lru` Redis
+ * (ElastiCache's default policy), other customers' traffic evicts a held customer's velocity keys
+ * and their next payment is approved, with nothing failing. With `noeviction` the same full Redis
+ * refuses the write and the decision is degraded (the fallback holds), which the degraded-share
+ * alarm sees. Real redis-servers with a small maxmemory; the default policy.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type DecideDeps, decide } from '../../lib/decide.js';
+import type { PaymentEvent } from '../../lib/events.js';
+import { IdentityHasher } from '../../lib/identity.js';
+import { loadPolicyFile } from '../../lib/policy/load.js';
+import { RedisVelocityStore, createRedisClient, keys } from '../../lib/velocity/redis.js';
+import { ControlledRedis, pool } from '../support/redis-control.js';
+import { testLimits } from '../support/stores.js';
+
+const policy = loadPolicyFile('policies/default.yaml');
+const hasher = new IdentityHasher(randomBytes(16).toString('hex'));
+const MINUTE = 60_000;
+let servers: ControlledRedis[] = [];
+
+beforeAll(async () => {
+  servers = await Promise.all(
+    ['volatile-lru', 'noeviction'].map((p) => ControlledRedis.start({ extraArgs: ['--maxmemory', '3mb', '--maxmemory-policy', p] })),
+  );
+});
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+const payment = (account: string, minor: number, at: number, extra: Partial<PaymentEvent> = {}): PaymentEvent => ({
+  id: `evt_${randomBytes(8).toString('hex')}`,
+  provider: 'generic',
+  kind: 'authorization',
+  occurredAt: at,
+  amount: { minor, currency: 'CNY' },
+  account: { id: account, twoFactor: true },
+  linkedAccount: { id: `${account}@appleid`, kind: 'apple_id' },
+  merchant: { id: 'merchant_app_store' },
+  authMethod: 'password_free',
+  device: { id: `${account}-phone` },
+  ...extra,
+});
+
+async function scenario(server: ControlledRedis) {
+  const client = createRedisClient(server.url, 2_000);
+  const deps: DecideDeps = { store: new RedisVelocityStore(client, testLimits()), policy, hasher, deadlineMs: 2_000, onStoreFailure: 'hold' };
+  const start = Date.now() - 3 * 60 * MINUTE;
+  const victim = `acct_${randomBytes(6).toString('hex')}`;
+  const first = await decide(payment(victim, 150_000, start), deps);
+  const second = await decide(payment(victim, 100_000, start + 30 * MINUTE), deps);
+  const victimKeys = (['account', 'linkedAccount'] as const).map((kind) => keys.buckets(keys.tag({ kind, key: hasher.entity(kind, kind === 'account' ? victim : `${victim}@appleid`) })));
+  // Other customers' ordinary payments until the victim's counters are gone or Redis refuses writes.
+  let others = 0;
+  let refused = 0;
+  while (others < 20_000 && (await client.exists(...victimKeys)) > 0 && refused === 0) {
+    const batch = await pool(Array.from({ length: 200 }), 10, () =>
+      decide(payment(`acct_${randomBytes(6).toString('hex')}`, 2_000, start + 60 * MINUTE, { authMethod: 'password' }), deps),
+    );
+    others += batch.length;
+    refused += batch.filter((d) => d.degraded).length;
+  }
+  const third = await decide(payment(victim, 100_000, start + 90 * MINUTE), deps);
+  const info = await client.info('stats');
+  await deps.store.close();
+  return { first, second, third, evicted: Number(/evicted_keys:(\d+)/.exec(info)?.[1]) };
+}
+
+it('volatile-lru: other traffic evicts a held customer\'s counters, and their next payment is approved', async () => {
+  const { first, second, third, evicted } = await scenario(servers[0]!);
+  expect(first.decision).toBe('approve');
+  expect(second).toMatchObject({ decision: 'hold', degraded: false });
+  expect(second.reasons.map((r) => r.rule)).toContain('pf-quota-account');
+  expect(evicted).toBeGreaterThan(0);
+  // 3,500 CNY password-free in 24 h, over the 2,000 CNY quota, and still approved: velocity was erased.
+  expect(third).toMatchObject({ decision: 'approve', degraded: false });
+});
+
+it('noeviction: the full Redis refuses the write, and the payment is held by the fallback, visibly degraded', async () => {
+  const { second, third, evicted } = await scenario(servers[1]!);
+  expect(second).toMatchObject({ decision: 'hold', degraded: false });
+  expect(evicted).toBe(0);
+  expect(third).toMatchObject({ decision: 'hold', degraded: 'store_unavailable' });
+});
