@@ -9,10 +9,15 @@ import type { Decision } from './events.js';
 export const logger = new Logger({ serviceName: 'riskhook' });
 export const metrics = new Metrics({ namespace: 'riskhook', serviceName: 'riskhook' });
 
-/** One EMF record (a single metric publishes as soon as it is added, with its own dimensions). */
-function emit(dimensions: Record<string, string>, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void {
+/**
+ * One EMF record (a single metric publishes as soon as it is added, with its own dimensions).
+ * `total`: the same record is also aggregated without the dimensions (service only), which is
+ * what an alarm can read: CloudWatch alarms cannot sum over a dimension.
+ */
+function emit(dimensions: Record<string, string>, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, total = false): void {
   const m = metrics.singleMetric();
   for (const [key, v] of Object.entries(dimensions)) m.addDimension(key, v);
+  if (total) m.addDimensions({});
   m.addMetric(name, unit, value);
 }
 
@@ -28,13 +33,9 @@ export function recordDecisionMetric(provider: string, decision: Decision, laten
     emit({ provider }, 'duplicateDeliveries', MetricUnit.Count, 1);
     return;
   }
-  emit(dimensions, 'decisions', MetricUnit.Count, 1);
-  // Also without dimensions: the degraded-share alarm divides the two totals.
-  emit({}, 'decisions', MetricUnit.Count, 1);
-  if (decision.degraded) {
-    emit({ provider, reason: decision.degraded }, 'degradedDecisions', MetricUnit.Count, 1);
-    emit({}, 'degradedDecisions', MetricUnit.Count, 1);
-  }
+  // With totals: the degraded-share alarm divides one by the other.
+  emit(dimensions, 'decisions', MetricUnit.Count, 1, true);
+  if (decision.degraded) emit({ provider, reason: decision.degraded }, 'degradedDecisions', MetricUnit.Count, 1, true);
 }
 
 /** One count per rule that fired, active or shadow (a shadow rule's hits are what decide its promotion). */
@@ -54,6 +55,5 @@ export function recordConfigurationError(): void {
 
 /** The deployment serves but wrongly (e.g. a Redis that evicts); the misconfiguration alarm watches it. */
 export function recordMisconfiguration(check: string): void {
-  emit({ check }, 'misconfiguration', MetricUnit.Count, 1);
-  emit({}, 'misconfiguration', MetricUnit.Count, 1);
+  emit({ check }, 'misconfiguration', MetricUnit.Count, 1, true);
 }

@@ -65,10 +65,9 @@ it('logs an ERROR and emits the misconfiguration metric on a volatile-lru Redis,
     });
     expect(String(line.message)).toMatch(/noeviction/);
     const metrics = out.metrics('misconfiguration');
-    expect(metrics.map((m) => [m.check, m.misconfiguration])).toEqual([
-      ['maxmemory_policy', 1],
-      [undefined, 1], // the total, which the alarm watches
-    ]);
+    expect(metrics.map((m) => [m.check, m.misconfiguration])).toEqual([['maxmemory_policy', 1]]);
+    // Also aggregated without the check dimension: the total, which the alarm watches.
+    expect(metrics[0]!._aws).toMatchObject({ CloudWatchMetrics: [{ Dimensions: [['service', 'check'], ['service']] }] });
   } finally {
     await runtime.store.close();
   }
