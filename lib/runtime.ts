@@ -7,9 +7,9 @@ import type { DecideDeps } from './decide.js';
 import { IdentityHasher } from './identity.js';
 import { logger } from './observability.js';
 import { type ProviderAdapter, createAdapters } from './providers/index.js';
+import { watchEvictionPolicy } from './velocity/eviction-policy.js';
 import { MemoryVelocityStore } from './velocity/memory.js';
 import { RedisVelocityStore } from './velocity/redis.js';
-import { watchEvictionPolicy } from './velocity/eviction-policy.js';
 import { createRedisClient, createRedisClusterClient, lambdaClusterOptions } from './velocity/redis-client.js';
 import type { VelocityStore } from './velocity/store.js';
 
