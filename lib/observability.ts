@@ -2,12 +2,18 @@
  * Logs and metrics through Powertools: JSON logs, CloudWatch EMF metrics on stdout (no API calls).
  * What goes in: decisions, scores, rule ids, hashed keys, timings. Never raw identifiers, bodies or secrets.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import { LogLevelThreshold, Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Decision } from './events.js';
 
 export const logger = new Logger({ serviceName: 'riskhook' });
 export const metrics = new Metrics({ namespace: 'riskhook', serviceName: 'riskhook' });
+
+/** Powertools' own verdict (POWERTOOLS_METRICS_DISABLED, else POWERTOOLS_DEV): singleMetric() costs, so none is built for nothing. */
+const metricsDisabled = (metrics as unknown as { isDisabled(): boolean }).isDisabled();
+
+/** Whether INFO lines are written: the decision line (a pseudonymized event) is not built for nothing either. */
+export const infoLogged = (): boolean => logger.level <= LogLevelThreshold.INFO;
 
 /**
  * One EMF record (a single metric publishes as soon as it is added, with its own dimensions).
@@ -15,6 +21,7 @@ export const metrics = new Metrics({ namespace: 'riskhook', serviceName: 'riskho
  * what an alarm can read: CloudWatch alarms cannot sum over a dimension.
  */
 function emit(dimensions: Record<string, string>, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, total = false): void {
+  if (metricsDisabled) return;
   const m = metrics.singleMetric();
   for (const [key, v] of Object.entries(dimensions)) m.addDimension(key, v);
   if (total) m.addDimensions({});

@@ -4,7 +4,7 @@
  */
 import { type DecisionTrace, bind, decide } from './decide.js';
 import { ConfigError, RiskhookError, UnknownProviderError } from './errors.js';
-import { logger, recordConfigurationError, recordDecisionMetric, recordRefusedRequest, recordRuleHits } from './observability.js';
+import { infoLogged, logger, recordConfigurationError, recordDecisionMetric, recordRefusedRequest, recordRuleHits } from './observability.js';
 import { pseudonymizeEvent } from './pseudonymize.js';
 import { type HttpResponse, type ProviderAdapter, type RawRequest } from './providers/index.js';
 import { jsonResponse } from './providers/types.js';
@@ -30,7 +30,7 @@ export async function handleWebhook(provider: string, request: RawRequest, runti
     const latencyMs = Date.now() - request.receivedAt;
     // The line an on-call engineer explains a decision from, and the replay tool reads back as
     // history: keep its keys as they are (README, Observability).
-    logger.info('decision', {
+    if (infoLogged()) logger.info('decision', {
       provider,
       eventId: decision.eventId,
       decision: decision.decision,
