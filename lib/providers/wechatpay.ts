@@ -397,7 +397,7 @@ export function createWechatpayAdapter(config: WechatpayConfig): ProviderAdapter
       // Whose payment it is (another merchant's, or forged: refused), then how old (stale: acknowledged).
       const receiver = tx.data.sp_mchid !== undefined ? 'sp_mchid' : 'mchid';
       if (mchids && !mchids.includes(tx.data[receiver] ?? '')) {
-        throw new SchemaError(`transaction.${receiver}: ${tx.data[receiver] === undefined ? 'missing' : 'not one of WECHATPAY_MCHIDS (a notification for another merchant)'}`);
+        throw new SchemaError(`transaction.${receiver}: ${tx.data[receiver] === undefined ? 'missing (and no sp_mchid)' : 'not one of WECHATPAY_MCHIDS (a notification for another merchant)'}`);
       }
       const stale = staleReason(tx.data.success_time !== undefined ? 'success_time' : 'create_time', transactionTime(envelope, tx.data), request.receivedAt, maxAgeMs);
       if (stale) return { kind: 'acknowledge', reason: stale };
