@@ -175,16 +175,6 @@ function alipayVerdict(fields: Fields): AlipayVerdict {
     for (const key of keys) if (id(key) !== undefined) return;
     throw new Refused(keys.join());
   };
-  const time = (...keys: string[]) => {
-    for (const key of keys) {
-      const v = text(key);
-      if (v === undefined) continue;
-      const at = beijing(v);
-      if (at === undefined || at < 0) throw new Refused(key);
-      return;
-    }
-    throw new Refused(keys.join());
-  };
   /** Stale: dated (by a well-formed time) more than the limit before now. */
   const stale = (at: number | undefined) => at !== undefined && at >= 0 && Date.now() - at > MAX_AGE_MS;
   /** The first of the keys present, its time well-formed (else refused), and whether it is stale. */
