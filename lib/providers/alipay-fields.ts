@@ -16,7 +16,7 @@ const HIDDEN_FIELD = /&[A-Za-z0-9_.-]+=/;
 
 /** Letters, digits, '_' and '-' (OpenIDs such as 099luGU2ef8y...-VLY8B1mtPqj4w9; order numbers). */
 const token = (max: number) => new RegExp(`^[A-Za-z0-9_-]{1,${max}}$`);
-const ALIPAY_USER_ID = { pattern: /^2088\d{12}$/, expected: "2088 followed by 12 digits" };
+const ALIPAY_USER_ID = { pattern: /^2088\d{12}$/, expected: '2088 followed by 12 digits' };
 const OPEN_ID = { pattern: token(128), expected: 'an OpenID: up to 128 letters, digits, _ or -' };
 const APP_ID = { pattern: /^\d{1,32}$/, expected: 'an app id: up to 32 digits' };
 const AMOUNT = { pattern: /^\d{1,16}(?:\.\d{1,2})?$/, expected: 'an amount in yuan such as 20 or 20.00' };

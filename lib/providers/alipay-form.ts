@@ -19,7 +19,8 @@ const PERCENT = 0x25;
 const KEY = /^[A-Za-z0-9_.-]{1,64}$/;
 /**
  * A notify carries about 30 fields (the documented trade notify has under 50). Parsing stops at this
- * many segments, so a 64 KiB body of tiny fields costs no more than a real notify to refuse.
+ * many segments, so a 64 KiB body of thousands of tiny fields (signed or not) is refused after
+ * parsing a few notifies' worth, not all of it.
  */
 export const MAX_FORM_SEGMENTS = 200;
 
