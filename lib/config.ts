@@ -6,16 +6,19 @@
 import * as z from 'zod';
 import { ConfigError } from './errors.js';
 import {
+  LOCAL_ALIPAY_APP_IDS,
   LOCAL_ALIPAY_PUBLIC_KEY,
   LOCAL_GENERIC_SECRET,
   LOCAL_PEPPER,
   LOCAL_STRIPE_SECRET,
   LOCAL_WECHATPAY_APIV3_KEY,
   LOCAL_WECHATPAY_PUBLIC_KEY,
+  LOCAL_WECHATPAY_MCHIDS,
   LOCAL_WECHATPAY_SERIAL,
 } from './local-defaults.js';
 import { type Policy, loadPolicyFile } from './policy/load.js';
 import { rsaPublicKey, splitPublicKeys } from './providers/keys.js';
+import { DEFAULT_MAX_NOTIFICATION_AGE_HOURS } from './providers/notification-age.js';
 import { decodeSecret } from './providers/standard-webhooks.js';
 import { DEFAULT_LIMITS, type StoreLimits } from './velocity/store.js';
 
@@ -25,8 +28,17 @@ export interface ProviderConfig {
   readonly stripeSecrets: readonly string[];
   /** PEM public keys of Alipay (several while keys rotate). */
   readonly alipayPublicKeys: readonly string[];
-  /** WeChat Pay platform public keys by serial (platform certificate serial or PUB_KEY_ID_...), and the APIv3 key. */
-  readonly wechatpay: { readonly publicKeys: Readonly<Record<string, string>>; readonly apiV3Key: string } | undefined;
+  /** ALIPAY_APP_IDS: the apps whose notifies are accepted (app_id). */
+  readonly alipayAppIds: readonly string[];
+  /**
+   * WeChat Pay platform public keys by serial (platform certificate serial or PUB_KEY_ID_...), the APIv3
+   * key, and WECHATPAY_MCHIDS: the merchants whose notifications are accepted (sp_mchid, else mchid).
+   */
+  readonly wechatpay:
+    | { readonly publicKeys: Readonly<Record<string, string>>; readonly apiV3Key: string; readonly mchids: readonly string[] }
+    | undefined;
+  /** RISKHOOK_MAX_NOTIFICATION_AGE_HOURS in ms: older Alipay / WeChat Pay notifications are acknowledged, not scored. */
+  readonly maxNotificationAgeMs: number;
 }
 
 /** A Redis Cluster's startup nodes (REDIS_CLUSTER_NODES); the client discovers the others. */
@@ -161,6 +173,15 @@ const Env = z.object({
     .pipe(z.record(z.string().min(1), z.string().check(validKey)).refine((o) => Object.keys(o).length > 0, 'expected at least one key'))
     .optional(),
   WECHATPAY_APIV3_KEY: z.string().refine((k) => Buffer.byteLength(k) === 32, 'expected the 32-character APIv3 key').optional(),
+  ALIPAY_APP_IDS: list.pipe(z.array(z.string().regex(/^\d{1,32}$/, 'expected app ids such as 2021000000000001, comma-separated'))),
+  WECHATPAY_MCHIDS: list.pipe(z.array(z.string().regex(/^\d{1,32}$/, 'expected merchant ids such as 1230000109, comma-separated'))),
+  // Alipay retries for ~25 h, WeChat Pay for ~24 h: older notifications are replays, acknowledged and not scored.
+  RISKHOOK_MAX_NOTIFICATION_AGE_HOURS: z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number of hours')
+    .transform(Number)
+    .pipe(z.number().min(1, 'expected at least 1').max(720, 'expected at most 720'))
+    .optional(),
   RISKHOOK_PEPPER: z.string().min(16, 'expected at least 16 characters').optional(),
   RISKHOOK_POLICY: z.string().min(1).default('policies/default.yaml'),
   RISKHOOK_DEADLINE_MS: int(50, 29_000, 800),
@@ -219,6 +240,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   );
   const apiV3Key = orLocal('WECHATPAY_APIV3_KEY', e.WECHATPAY_APIV3_KEY, LOCAL_WECHATPAY_APIV3_KEY, (v) => v === LOCAL_WECHATPAY_APIV3_KEY);
   if (!local && wechatKeys && !apiV3Key) problems.push('WECHATPAY_APIV3_KEY: required with WECHATPAY_PUBLIC_KEYS');
+  // Whose notifications these are: required when deployed, the examples' ids locally.
+  const alipayAppIds = none(e.ALIPAY_APP_IDS) ?? (local ? [...LOCAL_ALIPAY_APP_IDS] : []);
+  const mchids = none(e.WECHATPAY_MCHIDS) ?? (local ? [...LOCAL_WECHATPAY_MCHIDS] : []);
+  if (alipayPublicKeys.length > 0 && alipayAppIds.length === 0) problems.push('ALIPAY_APP_IDS: required with ALIPAY_PUBLIC_KEYS (the app ids whose notifies this endpoint accepts)');
+  if (wechatKeys && mchids.length === 0) problems.push('WECHATPAY_MCHIDS: required with WECHATPAY_PUBLIC_KEYS (the merchant ids whose notifications this endpoint accepts)');
+  // A retry still young enough to be scored must find its stored decision, or it is counted again.
+  const maxNotificationAgeHours = e.RISKHOOK_MAX_NOTIFICATION_AGE_HOURS ?? Math.min(DEFAULT_MAX_NOTIFICATION_AGE_HOURS, e.RISKHOOK_DECISION_TTL_HOURS);
+  if (maxNotificationAgeHours > e.RISKHOOK_DECISION_TTL_HOURS) {
+    problems.push(`RISKHOOK_MAX_NOTIFICATION_AGE_HOURS: at most RISKHOOK_DECISION_TTL_HOURS (${e.RISKHOOK_DECISION_TTL_HOURS}), so a retry still scored finds its decision`);
+  }
   if (!local && !wechatKeys && apiV3Key) problems.push('WECHATPAY_PUBLIC_KEYS: required with WECHATPAY_APIV3_KEY');
   if (!local && secrets.length + stripeSecrets.length + alipayPublicKeys.length === 0 && !wechatKeys) {
     problems.push(
@@ -263,7 +294,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       genericSecrets: secrets,
       stripeSecrets,
       alipayPublicKeys,
-      wechatpay: wechatKeys && apiV3Key ? { publicKeys: wechatKeys, apiV3Key } : undefined,
+      alipayAppIds,
+      wechatpay: wechatKeys && apiV3Key ? { publicKeys: wechatKeys, apiV3Key, mchids } : undefined,
+      maxNotificationAgeMs: maxNotificationAgeHours * 3_600_000,
     },
     limits: {
       windows: policy.windows,

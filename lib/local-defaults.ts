@@ -34,3 +34,10 @@ uwIDAQAB
 -----END PUBLIC KEY-----`;
 /** APIv3 key (32 bytes of text) for local runs. */
 export const LOCAL_WECHATPAY_APIV3_KEY = 'riskhookLocalOnlyApiV3Key0000000';
+
+/**
+ * The app and merchant ids the examples (examples/*.json) are written for: accepted by default in
+ * local runs only. They are not secret, so nothing refuses them when deployed, but nothing fills them in.
+ */
+export const LOCAL_ALIPAY_APP_IDS: readonly string[] = ['2021000000000001'];
+export const LOCAL_WECHATPAY_MCHIDS: readonly string[] = ['1230000109'];

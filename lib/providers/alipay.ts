@@ -17,11 +17,14 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type RiskhookError, SchemaError, SignatureError } from '../errors.js';
 import { type AuthMethod, type Binding, Identifier, type PaymentEvent } from '../events.js';
-import { type FormFields, decodeText, encodeForm, encodeText, encodingOf, parseForm, signContent } from './alipay-form.js';
+import { checkNotifyFields, formatBeijingTime, parseBeijingTime } from './alipay-fields.js';
+import { type FormFields, NOTIFY_UNSIGNED_KEYS, decodeText, encodeForm, encodeText, encodingOf, parseForm, signContent } from './alipay-form.js';
 import { rsaPublicKey } from './keys.js';
+import { DEFAULT_MAX_NOTIFICATION_AGE_MS, staleReason } from './notification-age.js';
 import type { ExampleSigner, HttpResponse, ProviderAdapter, RawRequest, Verified } from './types.js';
 
 export const ALIPAY_WEBHOOK_PATH = '/webhooks/alipay';
+export { formatBeijingTime, parseBeijingTime };
 
 /** A notify whose signature checked out: its fields as signed (bytes), read as text in its own charset. */
 export interface AlipayNotify {
@@ -34,8 +37,9 @@ export interface AlipayNotify {
 
 /**
  * Verifies a notify body against Alipay's public keys (any one of them: keys rotate).
- * 400 (BodyParseError) for a body that is not a well-formed form, 401 (SignatureError) for a missing
- * or bad signature or a sign_type other than RSA2, 422 (SchemaError) for a charset nobody can decode.
+ * 400 (BodyParseError) for a body that is not a well-formed form (or has too many fields), 401
+ * (SignatureError) for a missing or bad signature or a sign_type other than RSA2, 422 (SchemaError)
+ * for a value that could hide a field (alipay-fields) or a charset nobody can decode.
  */
 export function verifyAlipayNotify(body: Buffer, keys: readonly KeyObject[]): AlipayNotify {
   const fields = parseForm(body);
@@ -52,6 +56,7 @@ export function verifyAlipayNotify(body: Buffer, keys: readonly KeyObject[]): Al
   if (!keys.some((key) => rsaVerify('sha256', content, key, signature))) {
     throw new SignatureError('signature does not match any configured Alipay public key');
   }
+  checkNotifyFields(fields, NOTIFY_UNSIGNED_KEYS);
   const label = fields.get('charset')?.toString('latin1') || 'utf-8';
   const encoding = encodingOf(label);
   if (!encoding) throw new SchemaError(`charset: unknown charset ${JSON.stringify(label.slice(0, 32))}`);
@@ -91,15 +96,22 @@ export function alipayAuthMethod(notify: AlipayNotify): AuthMethod {
   return products.some((p) => p !== undefined && AGREEMENT_PRODUCT.test(p)) ? 'password_free' : 'unknown';
 }
 
-/** What a verified notify means for riskhook: a payment to score, a binding to record, or nothing. */
-export function alipayVerified(notify: AlipayNotify, receivedAt: number): Verified {
+/**
+ * What a verified notify means for riskhook: a payment to score, a binding to record, or nothing.
+ * Too old (notify_time, or the time the event is dated by, beyond maxAgeMs): acknowledged, nothing else.
+ */
+export function alipayVerified(notify: AlipayNotify, receivedAt: number, maxAgeMs = DEFAULT_MAX_NOTIFICATION_AGE_MS): Verified {
+  const notifyTime = notify.text('notify_time');
+  const sentAt = notifyTime === undefined ? undefined : parseBeijingTime(notifyTime);
+  const stale = sentAt === undefined ? undefined : staleReason('notify_time', sentAt, receivedAt, maxAgeMs);
+  if (stale) return { kind: 'acknowledge', reason: stale };
   const type = notify.text('notify_type');
-  if (type === 'trade_status_sync') return trade(notify, receivedAt);
-  if (type === 'dut_user_sign' || type === 'dut_user_unsign') return agreement(notify, type, receivedAt);
+  if (type === 'trade_status_sync') return trade(notify, receivedAt, maxAgeMs);
+  if (type === 'dut_user_sign' || type === 'dut_user_unsign') return agreement(notify, type, receivedAt, maxAgeMs);
   return { kind: 'acknowledge', reason: `notify_type ${quoted(type)} is not scored` };
 }
 
-function trade(notify: AlipayNotify, receivedAt: number): Verified {
+function trade(notify: AlipayNotify, receivedAt: number, maxAgeMs: number): Verified {
   const status = notify.text('trade_status');
   if (!status || !PAID.has(status)) return { kind: 'acknowledge', reason: `trade_status ${quoted(status)} is not a payment` };
   // A partial refund is notified as TRADE_SUCCESS again (with the refund's fields): not a new payment.
@@ -110,12 +122,16 @@ function trade(notify: AlipayNotify, receivedAt: number): Verified {
   // total_amount is in trans_currency when a cross-border trade names one; only CNY amounts are scored.
   const currency = notify.text('trans_currency') ?? 'CNY';
   if (currency !== 'CNY') return { kind: 'acknowledge', reason: `trans_currency ${quoted(currency)} is not scored` };
+  // A TRADE_FINISHED sent months after the payment is stale too: the payment was scored when it was made.
+  const occurredAt = eventTime(notify, ['gmt_payment', 'notify_time'], receivedAt);
+  const stale = staleReason('gmt_payment', occurredAt, receivedAt, maxAgeMs);
+  if (stale) return { kind: 'acknowledge', reason: stale };
   const agreementNo = optionalId(notify, 'agreement_no');
   const event: PaymentEvent = {
     id: requiredId(notify, 'notify_id'),
     provider: 'alipay',
     kind: 'notification',
-    occurredAt: eventTime(notify, ['gmt_payment', 'notify_time'], receivedAt),
+    occurredAt,
     amount: { minor: yuanToFen(notify.text('total_amount'), 'total_amount'), currency: 'CNY' },
     account: { id: requiredId(notify, 'buyer_open_id', 'buyer_id') },
     merchant: { id: requiredId(notify, 'seller_id') },
@@ -125,16 +141,20 @@ function trade(notify: AlipayNotify, receivedAt: number): Verified {
   return { kind: 'score', event };
 }
 
-function agreement(notify: AlipayNotify, type: 'dut_user_sign' | 'dut_user_unsign', receivedAt: number): Verified {
+function agreement(notify: AlipayNotify, type: 'dut_user_sign' | 'dut_user_unsign', receivedAt: number, maxAgeMs: number): Verified {
   const status = notify.text('status');
   const state = type === 'dut_user_sign' && status === 'NORMAL' ? 'bound' : type === 'dut_user_unsign' && status === 'UNSIGN' ? 'unbound' : undefined;
   if (!state) return { kind: 'acknowledge', reason: `${type} with status ${quoted(status)} changes no binding` };
+  const timeKeys = state === 'bound' ? ['sign_time', 'notify_time'] : ['unsign_time', 'sign_modify_time', 'notify_time'];
+  const occurredAt = eventTime(notify, timeKeys, receivedAt);
+  const stale = staleReason(timeKeys.find((k) => notify.text(k) !== undefined)!, occurredAt, receivedAt, maxAgeMs);
+  if (stale) return { kind: 'acknowledge', reason: stale };
   const agreementNo = optionalId(notify, 'agreement_no');
   const externalLogonId = optionalId(notify, 'external_logon_id');
   const binding: Binding = {
     id: requiredId(notify, 'notify_id'),
     provider: 'alipay',
-    occurredAt: eventTime(notify, state === 'bound' ? ['sign_time', 'notify_time'] : ['unsign_time', 'sign_modify_time', 'notify_time'], receivedAt),
+    occurredAt,
     state,
     // OpenID first, as for payments (buyer_open_id before buyer_id), so both name the account alike.
     account: { id: requiredId(notify, 'alipay_open_id', 'alipay_user_id') },
@@ -174,24 +194,6 @@ export function yuanToFen(text: string | undefined, field = 'total_amount'): num
   return Number(fen);
 }
 
-const BEIJING_OFFSET_MS = 8 * 3_600_000;
-
-/** "yyyy-MM-dd HH:mm:ss" in Beijing time (UTC+8, no daylight saving) to epoch ms; undefined when malformed. */
-export function parseBeijingTime(text: string): number | undefined {
-  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text);
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
-  const utc = Date.UTC(y, mo - 1, d, h, mi, s);
-  const check = new Date(utc);
-  // Date.UTC rolls 2025-02-30 over into March: a date that does not exist is malformed.
-  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return undefined;
-  return utc - BEIJING_OFFSET_MS;
-}
-
-export function formatBeijingTime(epochMs: number): string {
-  return new Date(epochMs + BEIJING_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' ');
-}
-
 /**
  * The event time from the first of the keys present. A time ahead of our clock is clock skew (Alipay
  * signed it after the fact) and counts as now: refusing would only make Alipay retry a paid order.
@@ -209,12 +211,32 @@ function eventTime(notify: AlipayNotify, keys: readonly string[], receivedAt: nu
 
 const SUCCESS: HttpResponse = { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: 'success' };
 
-export function createAlipayAdapter(publicKeys: readonly string[]): ProviderAdapter {
+export interface AlipayOptions {
+  /** ALIPAY_APP_IDS: a notify for any other app_id is refused (422); undefined checks none (tests only: config always sets it). */
+  readonly appIds?: readonly string[];
+  /** RISKHOOK_MAX_NOTIFICATION_AGE_HOURS in ms: older notifies are acknowledged, not scored. */
+  readonly maxAgeMs?: number;
+}
+
+/** A notify for an app that is not ours: another merchant's (Alipay signs every app's notifies with its key), or forged. */
+function checkAppId(notify: AlipayNotify, appIds: readonly string[]): void {
+  const appId = notify.text('app_id');
+  if (appId === undefined) throw new SchemaError('app_id: missing');
+  if (!appIds.includes(appId)) throw new SchemaError('app_id: not one of ALIPAY_APP_IDS (a notification for another app)');
+}
+
+export function createAlipayAdapter(publicKeys: readonly string[], options: AlipayOptions = {}): ProviderAdapter {
   if (publicKeys.length === 0) throw new RangeError('alipay: expected at least one public key');
   const keys = publicKeys.map(rsaPublicKey);
+  const { appIds, maxAgeMs = DEFAULT_MAX_NOTIFICATION_AGE_MS } = options;
   return {
     name: 'alipay',
-    verify: (request: RawRequest) => alipayVerified(verifyAlipayNotify(request.body, keys), request.receivedAt),
+    verify(request: RawRequest) {
+      // In this order: the signature and the field boundaries, whose notification it is, how old it is, what it says.
+      const notify = verifyAlipayNotify(request.body, keys);
+      if (appIds) checkAppId(notify, appIds);
+      return alipayVerified(notify, request.receivedAt, maxAgeMs);
+    },
     respond: () => SUCCESS,
     acknowledge: () => SUCCESS,
     // Anything but `success` makes Alipay send the notify again (about 8 times over 25 hours).
@@ -265,7 +287,9 @@ export const alipayExample: ExampleSigner = (example, fresh) => {
   if (charset !== 'utf-8' && charset !== 'gbk') throw new Error('alipay example: "charset" must be "utf-8" or "gbk"');
   const out: Record<string, string> = { ...(fields as Record<string, string>) };
   if (fresh.suffix !== undefined) {
-    for (const key of FRESH_IDS) if (out[key]) out[key] = `${out[key]}_${fresh.suffix}`;
+    // trade_no is digits only: it takes the suffix as digits.
+    const digits = Array.from(fresh.suffix, (c) => c.charCodeAt(0) % 10).join('');
+    for (const key of FRESH_IDS) if (out[key]) out[key] = key === 'trade_no' ? `${out[key]}${digits}` : `${out[key]}_${fresh.suffix}`;
   }
   const time = formatBeijingTime(fresh.now);
   for (const key of FRESH_TIMES) if (out[key] !== undefined) out[key] = time;

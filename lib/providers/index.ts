@@ -13,7 +13,8 @@ export function createAdapters(config: ProviderConfig): ReadonlyMap<string, Prov
   const adapters = new Map<string, ProviderAdapter>();
   if (config.genericSecrets.length > 0) adapters.set('generic', createGenericAdapter(config.genericSecrets));
   if (config.stripeSecrets.length > 0) adapters.set('stripe', createStripeAdapter(config.stripeSecrets));
-  if (config.alipayPublicKeys.length > 0) adapters.set('alipay', createAlipayAdapter(config.alipayPublicKeys));
-  if (config.wechatpay) adapters.set('wechatpay', createWechatpayAdapter(config.wechatpay));
+  const maxAgeMs = config.maxNotificationAgeMs;
+  if (config.alipayPublicKeys.length > 0) adapters.set('alipay', createAlipayAdapter(config.alipayPublicKeys, { appIds: config.alipayAppIds, maxAgeMs }));
+  if (config.wechatpay) adapters.set('wechatpay', createWechatpayAdapter({ ...config.wechatpay, maxAgeMs }));
   return adapters;
 }

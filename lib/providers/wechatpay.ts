@@ -30,6 +30,7 @@ import { LOCAL_WECHATPAY_APIV3_KEY, LOCAL_WECHATPAY_SERIAL } from '../local-defa
 import { MAX_FUTURE_MS, describeIssues } from './generic.js';
 import { parseStrictJson } from './json.js';
 import { rsaPublicKey } from './keys.js';
+import { DEFAULT_MAX_NOTIFICATION_AGE_MS, staleReason } from './notification-age.js';
 import {
   type ExampleSigner,
   type Freshness,
@@ -65,6 +66,13 @@ export interface WechatpayConfig {
   readonly publicKeys: Readonly<Record<string, string>>;
   /** The APIv3 key: 32 characters, used as its UTF-8 bytes. */
   readonly apiV3Key: string;
+  /**
+   * WECHATPAY_MCHIDS: a transaction whose receiving merchant (sp_mchid for a service provider, else
+   * mchid) is not one of these is refused (422); undefined checks none (tests only: config always sets it).
+   */
+  readonly mchids?: readonly string[];
+  /** RISKHOOK_MAX_NOTIFICATION_AGE_HOURS in ms: an older success_time is acknowledged, not scored. */
+  readonly maxAgeMs?: number;
 }
 
 // --- wire formats ----------------------------------------------------------------------------
@@ -294,7 +302,8 @@ export function verifyWechatpaySignature(request: RawRequest, keys: ReadonlyMap<
   const signature = h[HEADERS.signature]!;
   const serial = h[HEADERS.serial]!;
   const type = h[HEADERS.signatureType];
-  if (type !== undefined && type !== SIGNATURE_TYPE) throw new SignatureError(`unsupported Wechatpay-Signature-Type ${type.slice(0, 40)}`);
+  // Messages name the header, never echo its text: they are the response body.
+  if (type !== undefined && type !== SIGNATURE_TYPE) throw new SignatureError(`Wechatpay-Signature-Type is not ${SIGNATURE_TYPE}`);
   if (signature.startsWith(PROBE_PREFIX)) throw new SignatureError('signature probe (WECHATPAY/SIGNTEST/) refused');
   if (!/^\d{1,12}$/.test(timestamp)) throw new SignatureError('Wechatpay-Timestamp is not an integer of seconds');
   const skew = Math.floor(request.receivedAt / 1000) - Number(timestamp);
@@ -302,7 +311,7 @@ export function verifyWechatpaySignature(request: RawRequest, keys: ReadonlyMap<
   if (skew <= -WECHATPAY_TOLERANCE_SECONDS) throw new SignatureError('Wechatpay-Timestamp is in the future (5 minutes or more)');
   if (nonce.length > 64 || /[\r\n]/.test(nonce)) throw new SignatureError('Wechatpay-Nonce is malformed');
   const key = keys.get(serialKey(serial));
-  if (!key) throw new SignatureError(`unknown Wechatpay-Serial ${serial.slice(0, 48)}`);
+  if (!key) throw new SignatureError('unknown Wechatpay-Serial (not in WECHATPAY_PUBLIC_KEYS)');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature)) throw new SignatureError('Wechatpay-Signature is not base64');
   if (!verify('sha256', signedMessage(timestamp, nonce, request.body), key, Buffer.from(signature, 'base64'))) {
     throw new SignatureError('Wechatpay-Signature does not match');
@@ -314,16 +323,17 @@ function schemaError(error: z.ZodError, prefix: readonly string[] = []): SchemaE
   return new SchemaError(describeIssues(new z.ZodError(issues)));
 }
 
+/** When the payment happened: success_time, else the envelope's create_time. */
+function transactionTime(envelope: Envelope, tx: Transaction): number {
+  if (tx.success_time !== undefined) return Date.parse(tx.success_time);
+  const parsed = Rfc3339.safeParse(envelope.create_time);
+  if (!parsed.success) throw new SchemaError('create_time: expected an RFC 3339 date-time (no success_time to use)');
+  return Date.parse(parsed.data);
+}
+
 /** The canonical event of a verified TRANSACTION.SUCCESS. */
 export function toPaymentEvent(envelope: Envelope, tx: Transaction, receivedAt: number): PaymentEvent {
-  let occurredAt: number;
-  if (tx.success_time !== undefined) {
-    occurredAt = Date.parse(tx.success_time);
-  } else {
-    const parsed = Rfc3339.safeParse(envelope.create_time);
-    if (!parsed.success) throw new SchemaError('create_time: expected an RFC 3339 date-time (no success_time to use)');
-    occurredAt = Date.parse(parsed.data);
-  }
+  const occurredAt = transactionTime(envelope, tx);
   if (occurredAt - receivedAt > MAX_FUTURE_MS) throw new SchemaError('transaction.success_time: more than 5 minutes in the future');
   const passwordFree = tx.trade_type !== undefined && PASSWORD_FREE_TRADE_TYPES.has(tx.trade_type);
   const device = tx.scene_info?.device_id;
@@ -363,7 +373,7 @@ export function createWechatpayAdapter(config: WechatpayConfig): ProviderAdapter
   }
   if (keys.size === 0) throw new ConfigError('WECHATPAY_PUBLIC_KEYS: expected at least one key');
   if (Buffer.byteLength(config.apiV3Key, 'utf8') !== 32) throw new ConfigError('WECHATPAY_APIV3_KEY: expected the 32-character APIv3 key');
-  const { apiV3Key } = config;
+  const { apiV3Key, mchids, maxAgeMs = DEFAULT_MAX_NOTIFICATION_AGE_MS } = config;
 
   return {
     name: PROVIDER,
@@ -384,6 +394,13 @@ export function createWechatpayAdapter(config: WechatpayConfig): ProviderAdapter
       }
       const tx = Transaction.safeParse(json);
       if (!tx.success) throw schemaError(tx.error, ['transaction']);
+      // Whose payment it is (another merchant's, or forged: refused), then how old (stale: acknowledged).
+      const receiver = tx.data.sp_mchid !== undefined ? 'sp_mchid' : 'mchid';
+      if (mchids && !mchids.includes(tx.data[receiver] ?? '')) {
+        throw new SchemaError(`transaction.${receiver}: ${tx.data[receiver] === undefined ? 'missing (and no sp_mchid)' : 'not one of WECHATPAY_MCHIDS (a notification for another merchant)'}`);
+      }
+      const stale = staleReason(tx.data.success_time !== undefined ? 'success_time' : 'create_time', transactionTime(envelope, tx.data), request.receivedAt, maxAgeMs);
+      if (stale) return { kind: 'acknowledge', reason: stale };
       return { kind: 'score', event: toPaymentEvent(envelope, tx.data, request.receivedAt) };
     },
     // The money has moved: the answer only acknowledges receipt. A hold is for the merchant to act on.

@@ -19,6 +19,7 @@ import {
   KeyLedger,
   RSA_RUNS,
   RSA_TAMPER_RUNS,
+  FUZZ_ALIPAY_APP_ID,
   RUNS,
   VALID_BUDGET,
   check,
@@ -113,6 +114,37 @@ function yuan(text: string): number | undefined {
 
 class Refused extends Error {}
 
+/** The notification age limit (RISKHOOK_MAX_NOTIFICATION_AGE_HOURS, unset in the fuzz runtime: 48 h). */
+const MAX_AGE_MS = 48 * 3_600_000;
+
+/**
+ * Values that could hide a field boundary, by an independent reading of the README: `&<key>=`
+ * anywhere, or one of the read fields not in Alipay's format (on the bytes).
+ */
+const ALIPAY_FORMATS: Record<string, RegExp> = {
+  notify_id: /^[0-9A-Za-z_+/=-]{1,128}$/,
+  trade_no: /^[0-9]{1,64}$/,
+  out_trade_no: /^[0-9A-Za-z_-]{1,64}$/,
+  out_biz_no: /^[0-9A-Za-z_-]{1,64}$/,
+  agreement_no: /^[0-9A-Za-z_-]{1,64}$/,
+  buyer_open_id: /^[0-9A-Za-z_-]{1,128}$/,
+  alipay_open_id: /^[0-9A-Za-z_-]{1,128}$/,
+  ...Object.fromEntries(['buyer_id', 'seller_id', 'alipay_user_id'].map((k) => [k, /^2088[0-9]{12}$/])),
+  ...Object.fromEntries(['app_id', 'auth_app_id', 'merchant_app_id'].map((k) => [k, /^[0-9]{1,32}$/])),
+  ...Object.fromEntries(
+    ['total_amount', 'receipt_amount', 'invoice_amount', 'buyer_pay_amount', 'point_amount', 'refund_fee', 'send_back_fee'].map((k) => [k, /^[0-9]{1,16}(\.[0-9]{1,2})?$/]),
+  ),
+};
+const TIME_FIELDS = ['notify_time', 'gmt_create', 'gmt_payment', 'gmt_close', 'sign_time', 'unsign_time', 'sign_modify_time', 'valid_time', 'invalid_time'];
+function hidesAField(key: string, bytes: Buffer): boolean {
+  const value = bytes.toString('latin1');
+  if (/&[0-9A-Za-z_.-]+=/.test(value)) return true;
+  if (ALIPAY_FORMATS[key]) return !ALIPAY_FORMATS[key].test(value);
+  if (TIME_FIELDS.includes(key)) return (beijing(value) ?? -1) < 0;
+  if (key === 'gmt_refund') return !/^.{19}(\.[0-9]{1,3})?$/.test(value) || (beijing(value.slice(0, 19)) ?? -1) < 0;
+  return false;
+}
+
 type AlipayVerdict = 'score' | 'bind' | 'ack' | 400 | 401 | 413 | 422;
 
 /** What riskhook must answer a notify with these (signed) fields, from the README's rules. */
@@ -143,17 +175,27 @@ function alipayVerdict(fields: Fields): AlipayVerdict {
     for (const key of keys) if (id(key) !== undefined) return;
     throw new Refused(keys.join());
   };
-  const time = (...keys: string[]) => {
+  /** Stale: dated (by a well-formed time) more than the limit before now. */
+  const stale = (at: number | undefined) => at !== undefined && at >= 0 && Date.now() - at > MAX_AGE_MS;
+  /** The first of the keys present, its time well-formed (else refused), and whether it is stale. */
+  const staleTime = (...keys: string[]) => {
     for (const key of keys) {
       const v = text(key);
       if (v === undefined) continue;
       const at = beijing(v);
       if (at === undefined || at < 0) throw new Refused(key);
-      return;
+      return stale(at);
     }
     throw new Refused(keys.join());
   };
   try {
+    // Right after the signature: the field boundaries, whose notify it is, then how old it is.
+    for (const [key, bytes] of fields) {
+      if (bytes.length > 0 && key !== 'sign' && key !== 'sign_type' && hidesAField(key, bytes)) return 422;
+    }
+    if (text('app_id') !== FUZZ_ALIPAY_APP_ID) return 422;
+    const notifyTime = text('notify_time');
+    if (notifyTime !== undefined && stale(beijing(notifyTime))) return 'ack';
     const type = text('notify_type');
     if (type === 'trade_status_sync') {
       if (!PAID.includes(text('trade_status') ?? '')) return 'ack';
@@ -165,9 +207,9 @@ function alipayVerdict(fields: Fields): AlipayVerdict {
         if (fen > 0) return 'ack';
       }
       if ((text('trans_currency') ?? 'CNY') !== 'CNY') return 'ack';
+      if (staleTime('gmt_payment', 'notify_time')) return 'ack';
       const agreementNo = id('agreement_no');
       required('notify_id');
-      time('gmt_payment', 'notify_time');
       if (yuan(text('total_amount') ?? '') === undefined) throw new Refused('total_amount');
       required('buyer_open_id', 'buyer_id');
       required('seller_id');
@@ -182,10 +224,10 @@ function alipayVerdict(fields: Fields): AlipayVerdict {
       const status = text('status');
       const bound = type === 'dut_user_sign' && status === 'NORMAL';
       if (!bound && !(type === 'dut_user_unsign' && status === 'UNSIGN')) return 'ack';
+      if (staleTime(...(bound ? ['sign_time', 'notify_time'] : ['unsign_time', 'sign_modify_time', 'notify_time']))) return 'ack';
       id('agreement_no');
       id('external_logon_id');
       required('notify_id');
-      time(...(bound ? ['sign_time', 'notify_time'] : ['unsign_time', 'sign_modify_time', 'notify_time']));
       required('alipay_open_id', 'alipay_user_id');
       return 'bind';
     }
@@ -200,7 +242,11 @@ function alipayVerdict(fields: Fields): AlipayVerdict {
 
 const beijingText = (ms: number) => new Date(ms + BEIJING_MS).toISOString().slice(0, 19).replace('T', ' ');
 const digits = (n: number) => fc.stringMatching(new RegExp(`^[0-9]{${n}}$`));
-const recent = fc.integer({ min: -30 * 86_400_000, max: 10 * 60_000 }).map((d) => beijingText(Date.now() + d));
+// Within the 48 h age limit mostly (an hour of slack from it either way), now and then far beyond it.
+const recent = fc.oneof(
+  { arbitrary: fc.integer({ min: -47 * 3_600_000, max: 10 * 60_000 }), weight: 6 },
+  { arbitrary: fc.integer({ min: -400 * 86_400_000, max: -49 * 3_600_000 }), weight: 1 },
+).map((d) => beijingText(Date.now() + d));
 const yuanText = fc.oneof(
   fc.integer({ min: 0, max: 500_000 }).map((fen) => `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`),
   fc.integer({ min: 0, max: 5_000 }).map(String),
@@ -213,9 +259,9 @@ const tradeNotify = fc.record({
   notify_type: fc.constant('trade_status_sync'),
   notify_id: digits(20),
   notify_time: recent,
-  app_id: fc.constant('2021000000000001'),
+  app_id: fc.constant(FUZZ_ALIPAY_APP_ID),
   trade_no: digits(28),
-  out_trade_no: fc.oneof(digits(12), validId),
+  out_trade_no: fc.oneof(digits(12), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/)),
   trade_status: fc.constantFrom('TRADE_SUCCESS', 'TRADE_SUCCESS', 'TRADE_SUCCESS', 'TRADE_FINISHED', 'WAIT_BUYER_PAY'),
   total_amount: yuanText,
   subject: fc.constantFrom('App Store 充值', '会员', 'iCloud+', 'Game coins ×100'),
@@ -228,20 +274,21 @@ const agreementNotify = fc.record({
   notify_type: fc.constantFrom('dut_user_sign', 'dut_user_unsign'),
   notify_id: digits(20),
   notify_time: recent,
+  app_id: fc.constant(FUZZ_ALIPAY_APP_ID),
   status: fc.constantFrom('NORMAL', 'UNSIGN', 'TEMP'),
   agreement_no: digits(20),
   external_logon_id: validId,
-  alipay_user_id: digits(16),
+  alipay_user_id: digits(12).map((d) => `2088${d}`),
   sign_time: recent,
   unsign_time: recent,
   personal_product_code: fc.constant('GENERAL_WITHHOLDING_P'),
 });
-const otherNotify = fc.record({ notify_type: fc.constantFrom('trade_refund', 'fund_auth_freeze', 'x', ''), notify_id: digits(20), notify_time: recent });
+const otherNotify = fc.record({ notify_type: fc.constantFrom('trade_refund', 'fund_auth_freeze', 'x', ''), notify_id: digits(20), notify_time: recent, app_id: fc.constant(FUZZ_ALIPAY_APP_ID) });
 
 const ALL_KEYS = [
   'notify_type', 'notify_id', 'notify_time', 'trade_status', 'total_amount', 'buyer_id', 'buyer_open_id', 'seller_id', 'gmt_payment',
   'gmt_refund', 'refund_fee', 'trans_currency', 'agreement_no', 'product_code', 'status', 'alipay_user_id', 'alipay_open_id',
-  'external_logon_id', 'sign_time', 'unsign_time', 'sign_modify_time', 'subject', 'charset',
+  'external_logon_id', 'sign_time', 'unsign_time', 'sign_modify_time', 'subject', 'charset', 'app_id', 'trade_no', 'out_trade_no', 'passback_params',
 ];
 
 /** Hostile values for a field, as text (encoded in the notify's charset) or as raw bytes. */
@@ -253,6 +300,8 @@ function fieldValue(key: string): fc.Arbitrary<string | Buffer> {
     { arbitrary: fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)), weight: 1 },
     { arbitrary: fc.tuple(validId, invalidUtf8, fc.double({ min: 0, max: 1, noNaN: true })).map(([s, bad, at]) => spliceBytes(Buffer.from(s), at, bad)), weight: 1 },
     { arbitrary: fc.constant(''), weight: 1 },
+    // A field merged into this one (`v1&k2=v2`: the same signed bytes as two fields), or a value that splits.
+    { arbitrary: fc.tuple(validId, fc.constantFrom('notify_time', 'total_amount', 'a', 'A.b-C_9', 'x y'), fc.constantFrom('', '1', '2026-11-22 11:20:05')).map(([v, k, w]) => `${v}&${k}=${w}`), weight: 1 },
   );
   const specific: Record<string, fc.Arbitrary<string>> = {
     total_amount: fc.constantFrom('-0', '-1', '1e3', 'NaN', 'Infinity', '0x10', '１０', '20.001', ' 20', '20 ', '20.', '.5', '00020.00', '90071992547409.91', '90071992547409.92', '9'.repeat(30), '1,000.00', '+20'),

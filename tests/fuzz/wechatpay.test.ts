@@ -31,6 +31,7 @@ import {
   type EventSpec,
   type FuzzRuntime,
   KeyLedger,
+  FUZZ_WECHATPAY_MCHIDS,
   RSA_RUNS,
   RSA_TAMPER_RUNS,
   RUNS,
@@ -118,6 +119,9 @@ function isValidTransaction(t: unknown): t is Record<string, any> { // eslint-di
 
 type WechatVerdict = 'score' | 'ack' | 400 | 401 | 413 | 422;
 
+/** RISKHOOK_MAX_NOTIFICATION_AGE_HOURS, unset in the fuzz runtime: 48 h. */
+const MAX_AGE_MS = 48 * 3_600_000;
+
 /** What a notification must get: the envelope (signed JSON), then the resource (decrypted JSON). */
 function wechatVerdict(c: WechatCase, maxBodyBytes: number, now: number): WechatVerdict {
   if (c.body.length > maxBodyBytes) return 413;
@@ -137,8 +141,12 @@ function wechatVerdict(c: WechatCase, maxBodyBytes: number, now: number): Wechat
   const t = plain(tx.parts);
   if (t !== null && typeof t === 'object' && 'combine_mchid' in t) return 'ack';
   if (!isValidTransaction(t)) return 422;
+  // Whose payment (the service provider's sp_mchid, else mchid: one of WECHATPAY_MCHIDS), then how old.
+  if (!FUZZ_WECHATPAY_MCHIDS.includes((t.sp_mchid ?? t.mchid) as string)) return 422;
   const time = t.success_time ?? env.create_time;
-  if (!isRfc3339(time) || Date.parse(time as string) - now > MAX_FUTURE_MS) return 422;
+  if (!isRfc3339(time)) return 422;
+  if (now - Date.parse(time as string) > MAX_AGE_MS) return 'ack';
+  if (Date.parse(time as string) - now > MAX_FUTURE_MS) return 422;
   return 'score';
 }
 
@@ -149,7 +157,8 @@ const recentRfc3339 = dateValue.filter((d) => d.kind === 'valid').map((d) => d.t
 const validTransaction = fc
   .record({
     serviceProvider: fc.boolean(),
-    mchid: fc.oneof(fc.stringMatching(/^1[0-9]{9}$/), validId),
+    // Mostly one of ours (WECHATPAY_MCHIDS); a service provider's sub-merchant (sub_mchid) is anyone.
+    mchid: fc.oneof({ arbitrary: fc.constantFrom(...FUZZ_WECHATPAY_MCHIDS), weight: 4 }, { arbitrary: fc.oneof(fc.stringMatching(/^1[0-9]{9}$/), validId), weight: 1 }),
     out_trade_no: validId,
     transaction_id: fc.stringMatching(/^42[0-9]{26}$/),
     trade_type: fc.constantFrom('JSAPI', 'NATIVE', 'APP', 'MWEB', 'PAP', 'MICROPAY'),
@@ -409,7 +418,7 @@ describe('wechatpay adapter, fuzzed through the Lambda handler on Redis', () => 
         if (verdict === 422 && c.envelope.mutations.length === 0 && !c.envelope.corruption && !c.transaction.structural && !c.transaction.corruption) {
           // Inside the resource, fields are named from "transaction."; the envelope's from the top.
           const message = refusal.message!.startsWith('transaction.') ? refusal.message!.slice('transaction.'.length) : refusal.message!;
-          ensure(namesMutatedPath(message, c.transaction.mutations, false) || /^create_time:/.test(refusal.message!), () => `message names no mutated field: ${refusal.message}`);
+          ensure(namesMutatedPath(message, c.transaction.mutations, false) || /^create_time:|^transaction\.(sp_)?mchid: not one of WECHATPAY_MCHIDS/.test(refusal.message!), () => `message names no mutated field: ${refusal.message}`);
         }
       }),
       RSA_RUNS,

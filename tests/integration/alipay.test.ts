@@ -14,9 +14,11 @@ import { loadConfig } from '../../lib/config.js';
 import type { Decision, EntityKind } from '../../lib/events.js';
 import { createWebhookHandler } from '../../lib/http.js';
 import { ALIPAY_WEBHOOK_PATH, formatBeijingTime, signAlipayNotify } from '../../lib/providers/alipay.js';
+import { encodeForm, parseForm } from '../../lib/providers/alipay-form.js';
 import { apiGatewayEvent } from '../../lib/providers/generic-sender.js';
 import { type Runtime, createRuntime } from '../../lib/runtime.js';
 import { keys } from '../../lib/velocity/redis.js';
+import { REAL_APP_ID, REAL_KEY_BASE64, REAL_NOTIFY } from '../support/alipay-real-notify.js';
 import { freePort } from '../support/global-redis.js';
 
 const MIN = 60_000;
@@ -57,6 +59,7 @@ function env(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     // As Alipay's console shows keys: bare base64, comma-separated while they rotate.
     ALIPAY_PUBLIC_KEYS: `${retired.publicKey.toString('base64')},${alipay.publicKey.toString('base64')}`,
+    ALIPAY_APP_IDS: '2021000000000001',
     RISKHOOK_PEPPER: randomBytes(16).toString('hex'),
     REDIS_URL: inject('redisUrl'),
     RISKHOOK_STAGE: 'test',
@@ -233,6 +236,43 @@ describe('Alipay notifies through the handler on Redis', () => {
     const decision = await decisionOf(debit.notify_id!);
     expect(decision?.decision).toBe('approve');
     expect(decision!.reasons.map((r) => r.rule)).toEqual(['count-probe']);
+  });
+});
+
+describe('the real 2025 notify through the handler today (issue 8: forged field boundaries, no age limit)', () => {
+  let real: Runtime;
+  const realHandler = createWebhookHandler(() => real);
+  const OPEN_ID = '099luGU2ef8yeC95sroZ9WGyuuGqL7qD-VLY8B1mtPqj4w9';
+  const NOTIFY_ID = '2025101701222153119086991451124623';
+  const post = (body: Buffer | string) =>
+    realHandler(apiGatewayEvent({ path: ALIPAY_WEBHOOK_PATH, headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body }) as unknown as APIGatewayProxyEventV2);
+  /** Nothing of the notify in Redis: no counter for its buyer or seller, no decision under either id. */
+  const nothingRecorded = async (...notifyIds: string[]) => {
+    for (const [kind, id] of [['account', OPEN_ID], ['merchant', '2088070256235011']] as const) {
+      expect(await admin.exists(keys.buckets(keys.tag({ kind, key: real.hasher.entity(kind, id) }))), kind).toBe(0);
+    }
+    for (const id of notifyIds) expect(await real.store.readDecision(real.hasher.event('alipay', id)), id).toBeUndefined();
+  };
+
+  beforeAll(() => {
+    real = createRuntime(loadConfig(env({ ALIPAY_PUBLIC_KEYS: REAL_KEY_BASE64, ALIPAY_APP_IDS: REAL_APP_ID })));
+  });
+  afterAll(async () => {
+    await real.store.close();
+  });
+
+  it('notify_time merged into notify_id (same signed bytes) is refused 422 `fail`, never acknowledged, nothing recorded', async () => {
+    const fields = new Map(parseForm(Buffer.from(REAL_NOTIFY)));
+    fields.set('notify_id', Buffer.from(`${NOTIFY_ID}&notify_time=${fields.get('notify_time')!.toString()}`));
+    fields.delete('notify_time');
+    const res = await post(encodeForm(fields));
+    expect(res).toEqual({ statusCode: 422, headers: { 'content-type': 'text/plain', 'x-riskhook-error': 'schema_violation' }, body: 'fail' });
+    await nothingRecorded(NOTIFY_ID, `${NOTIFY_ID}&notify_time=2025-10-17 15:56:32`);
+  });
+
+  it('the notify itself, 13 months old, is acknowledged `success` and neither scored nor counted', async () => {
+    expect(await post(REAL_NOTIFY)).toEqual(success);
+    await nothingRecorded(NOTIFY_ID);
   });
 });
 

@@ -164,6 +164,8 @@ beforeAll(async () => {
     ALIPAY_PUBLIC_KEYS: alipayKeys.publicKey,
     WECHATPAY_PUBLIC_KEYS: JSON.stringify({ [WECHAT_SERIAL]: wechatKeys.publicKey }),
     WECHATPAY_APIV3_KEY: APIV3_KEY,
+    ALIPAY_APP_IDS: '2021000000000001',
+    WECHATPAY_MCHIDS: '1230000109',
     RISKHOOK_PEPPER: PEPPER,
     RISKHOOK_STAGE: 'test',
   };

@@ -97,5 +97,8 @@ describe('webhook handler on Redis', () => {
     const unknown = await handler({ ...event, pathParameters: { provider: 'nope' } });
     expect(unknown.statusCode).toBe(404);
     expect(JSON.parse(unknown.body!).error.code).toBe('unknown_provider');
+    // Which providers are configured is not the caller's business: the answer names none.
+    expect(JSON.parse(unknown.body!).error.message).toBe('no provider "nope"');
+    expect(unknown.body).not.toContain('generic');
   });
 });

@@ -29,6 +29,7 @@ beforeAll(() => {
     loadConfig({
       WECHATPAY_PUBLIC_KEYS: JSON.stringify({ [SERIAL]: publicKey.export({ type: 'spki', format: 'pem' }).toString() }),
       WECHATPAY_APIV3_KEY: APIV3,
+      WECHATPAY_MCHIDS: '1230000109',
       RISKHOOK_PEPPER: randomBytes(16).toString('hex'),
       REDIS_URL: inject('redisUrl'),
       RISKHOOK_STAGE: 'test',

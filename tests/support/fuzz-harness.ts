@@ -108,6 +108,10 @@ function spyStore(store: VelocityStore, onCall: () => void): VelocityStore {
   });
 }
 
+/** The app id (ALIPAY_APP_IDS) and merchant ids (WECHATPAY_MCHIDS) the fuzz runtime accepts notifications for. */
+export const FUZZ_ALIPAY_APP_ID = '2021000000000001';
+export const FUZZ_WECHATPAY_MCHIDS: readonly string[] = ['1230000109', '1900000109'];
+
 /**
  * A runtime with all four providers, a random pepper, on Redis database `db`. The deadline is long
  * (5 s) so a valid event on a loaded 2-core machine is never answered by the store fallback.
@@ -131,6 +135,8 @@ export async function createFuzzRuntime(db: number): Promise<FuzzRuntime> {
     ALIPAY_PUBLIC_KEYS: alipay.publicPem,
     WECHATPAY_PUBLIC_KEYS: JSON.stringify({ [keys.wechatpaySerial]: wechatpay.publicPem }),
     WECHATPAY_APIV3_KEY: keys.wechatpayApiV3Key,
+    ALIPAY_APP_IDS: FUZZ_ALIPAY_APP_ID,
+    WECHATPAY_MCHIDS: FUZZ_WECHATPAY_MCHIDS.join(','),
     RISKHOOK_PEPPER: randomBytes(16).toString('hex'),
     RISKHOOK_DEADLINE_MS: '5000',
     REDIS_URL: url,

@@ -3,7 +3,7 @@
  * public (local-only) secret stops the cold start with a ConfigError naming the variable.
  * loadConfig reads RISKHOOK_POLICY relative to the working directory (the repo root under vitest).
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -271,5 +271,38 @@ describe('RISKHOOK_DECISION_TTL_HOURS', () => {
     expect(loadConfig({ ...env, RISKHOOK_DECISION_TTL_HOURS: '26' }).limits.decisionTtlMs).toBe(26 * 3_600_000);
     expect(() => loadConfig({ ...env, RISKHOOK_DECISION_TTL_HOURS: '0' })).toThrow(/RISKHOOK_DECISION_TTL_HOURS/);
     expect(() => loadConfig({ ...env, RISKHOOK_DECISION_TTL_HOURS: '1.5' })).toThrow(/RISKHOOK_DECISION_TTL_HOURS/);
+  });
+});
+
+describe('ALIPAY_APP_IDS, WECHATPAY_MCHIDS, RISKHOOK_MAX_NOTIFICATION_AGE_HOURS', () => {
+  const ALIPAY_KEY = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const WECHAT = { WECHATPAY_PUBLIC_KEYS: JSON.stringify({ PUB_KEY_ID_1: ALIPAY_KEY }), WECHATPAY_APIV3_KEY: randomBytes(16).toString('hex') };
+
+  it('are required when deployed with the provider configured, and not without it', () => {
+    expect(refusal({ ...LAMBDA, ALIPAY_PUBLIC_KEYS: ALIPAY_KEY })).toMatch(/ALIPAY_APP_IDS: required with ALIPAY_PUBLIC_KEYS/);
+    expect(refusal({ ...LAMBDA, ...WECHAT })).toMatch(/WECHATPAY_MCHIDS: required with WECHATPAY_PUBLIC_KEYS/);
+    const config = loadConfig({ ...LAMBDA, ALIPAY_PUBLIC_KEYS: ALIPAY_KEY, ALIPAY_APP_IDS: '2021000000000001, 2021000000000002', ...WECHAT, WECHATPAY_MCHIDS: '1230000109' });
+    expect(config.providers.alipayAppIds).toEqual(['2021000000000001', '2021000000000002']);
+    expect(config.providers.wechatpay?.mchids).toEqual(['1230000109']);
+    expect(loadConfig(LAMBDA).providers.alipayAppIds).toEqual([]);
+    expect(refusal({ ...LAMBDA, ALIPAY_APP_IDS: '2021000000000001,app-2' })).toMatch(/ALIPAY_APP_IDS.*expected app ids/);
+  });
+
+  it('locally default to the ids the examples use', () => {
+    const config = loadConfig({ IS_OFFLINE: 'true' });
+    expect(config.providers.alipayAppIds).toEqual(['2021000000000001']);
+    expect(config.providers.wechatpay?.mchids).toEqual(['1230000109']);
+    expect(loadConfig({ IS_OFFLINE: 'true', ALIPAY_APP_IDS: '2021005199606982' }).providers.alipayAppIds).toEqual(['2021005199606982']);
+  });
+
+  it('the notification age limit: 48 h by default, configurable, never beyond the decision TTL', () => {
+    const env = { IS_OFFLINE: 'true' };
+    expect(loadConfig(env).providers.maxNotificationAgeMs).toBe(48 * 3_600_000);
+    expect(loadConfig({ ...env, RISKHOOK_MAX_NOTIFICATION_AGE_HOURS: '30' }).providers.maxNotificationAgeMs).toBe(30 * 3_600_000);
+    // A shorter decision TTL shortens the default with it: a retry still scored must find its decision.
+    expect(loadConfig({ ...env, RISKHOOK_DECISION_TTL_HOURS: '26' }).providers.maxNotificationAgeMs).toBe(26 * 3_600_000);
+    expect(refusal({ ...env, RISKHOOK_DECISION_TTL_HOURS: '26', RISKHOOK_MAX_NOTIFICATION_AGE_HOURS: '48' })).toMatch(/RISKHOOK_MAX_NOTIFICATION_AGE_HOURS: at most RISKHOOK_DECISION_TTL_HOURS \(26\)/);
+    expect(refusal({ ...env, RISKHOOK_MAX_NOTIFICATION_AGE_HOURS: '0' })).toMatch(/RISKHOOK_MAX_NOTIFICATION_AGE_HOURS/);
+    expect(refusal({ ...env, RISKHOOK_MAX_NOTIFICATION_AGE_HOURS: '2d' })).toMatch(/RISKHOOK_MAX_NOTIFICATION_AGE_HOURS: expected a whole number of hours/);
   });
 });

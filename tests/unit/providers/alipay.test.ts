@@ -29,53 +29,12 @@ import {
   verifyAlipayNotify,
   yuanToFen,
 } from '../../../lib/providers/alipay.js';
-import { encodeForm, encodeText, parseForm, signContent } from '../../../lib/providers/alipay-form.js';
+import { MAX_FORM_SEGMENTS, encodeForm, encodeText, parseForm, signContent } from '../../../lib/providers/alipay-form.js';
 import { apiGatewayEvent } from '../../../lib/providers/generic-sender.js';
 import { rsaPublicKey, splitPublicKeys } from '../../../lib/providers/keys.js';
 import type { RawRequest, Verified } from '../../../lib/providers/types.js';
+import { REAL_KEY_BASE64, REAL_NOTIFY } from '../../support/alipay-real-notify.js';
 
-/**
- * A real trade_status_sync notify (October 2025, UTF-8), byte for byte as Alipay sent it, and the
- * Alipay public key that verifies it, as the console shows it (bare base64). Published in the tests
- * of the public repository lihongsheng/payment-sdk (adapter/alipay/event/callback_test.go).
- */
-const REAL_NOTIFY = [
-  'gmt_create=2025-10-17+15%3A31%3A07',
-  'charset=UTF-8',
-  'seller_email=yuioplkjh202502%40163.com',
-  'subject=%E5%AE%A2%E6%9C%8D%3A+400%E2%80%93088%E2%80%935739',
-  'sign=dbNudH3ydq90yTvrI8HmXwj%2FkAS0Bda6xVvIiKTQLjjKenoYl8AZw%2F4%2FBu37D%2FCy66aX5zaWQwtrKNKeaHpMMAC' +
-    'wBQLQngZLVy8puy74FvbfUeMAt5cYpQAI9n%2Bl2zsFanefNDY%2BCiEzQc8dwog8QttTmWICtgnxewDCgWY5%2B11cmobRUL5' +
-    '%2FqiWtclggm2egQ%2F1yxcAQFsLnOvpSE54uW8Fu7bLaKARwCagl3rDHn%2BKV592okyJK%2BcA%2FUDS%2B4g9qKrq%2FStoJniV' +
-    'wdwWaPbHJ66He60yQTjlQaTm8ml820iWXa7GggFHr7YXFfYSr2qaobChcCCl%2FwYlo9L25Oo2Q3g%3D%3D',
-  'buyer_open_id=099luGU2ef8yeC95sroZ9WGyuuGqL7qD-VLY8B1mtPqj4w9',
-  'invoice_amount=0.00',
-  'notify_id=2025101701222153119086991451124623',
-  'fund_bill_list=%5B%7B%22amount%22%3A%220.02%22%2C%22fundChannel%22%3A%22COUPON%22%7D%5D',
-  'notify_type=trade_status_sync',
-  'trade_status=TRADE_SUCCESS',
-  'receipt_amount=0.02',
-  'buyer_pay_amount=0.02',
-  'app_id=2021005199606982',
-  'sign_type=RSA2',
-  'seller_id=2088070256235011',
-  'gmt_payment=2025-10-17+15%3A31%3A18',
-  'notify_time=2025-10-17+15%3A56%3A32',
-  'merchant_app_id=2021005199606982',
-  'passback_params=tpdp_id%3D17',
-  'version=1.0',
-  'out_trade_no=176068626732100521009',
-  'total_amount=0.02',
-  'trade_no=2025101722001486991458220176',
-  'auth_app_id=2021005199606982',
-  'buyer_logon_id=999***%40sina.com',
-  'point_amount=0.00',
-].join('&');
-const REAL_KEY_BASE64 =
-  'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAsyA5/k4SyfoHhZCPIr/VjBG1vRhOwPLoOddf5WCH6168h/el+BGMiNOdczbP11HmrfpJ' +
-  'WsXKDR7W/T/RMwX032RY2ah7HTJG1Auh5RXu4SoKmZYq84nvT0i0N8hp222E1fECts1NaWSfQP8dZcbFTd5HEWwbBmdFR/ExWl2u3wZB0OFHgIz4rf' +
-  'VV3qQnqFLzPqYIV23QfkHS0cVrlZU+GjSO7BVLRozOPD+0O1N9cuq8gjqSYDbR83VTAG27hfJel3prg5FTDAeLSi1eyUIrNRB3LZjaj5X90gyRHY4n' +
-  'NOx7Jh01YTuZR/FSHVHVdGdkw3h131FqmJpB2xAdc/qnVwIDAQAB';
 const REAL_KEY = splitPublicKeys(REAL_KEY_BASE64)[0]!;
 const REAL_RECEIVED = Date.UTC(2025, 9, 17, 7, 56, 33); // one second after its notify_time (15:56:32 Beijing)
 
@@ -267,7 +226,7 @@ describe('notifies signed by our signer', () => {
   });
 
   it('round-trips literal %, + and %3D in values exactly', () => {
-    const values = { subject: '100% off + free (50%+)', passback_params: 'order_ref=42&x=y', body: 'already%3Dencoded', out_trade_no: 'A+B' };
+    const values = { subject: '100% off + free (50%+) & more', passback_params: 'order_ref=42', body: 'already%3Dencoded', buyer_logon_id: 'A+B' };
     const notify = verifyAlipayNotify(signed(payment(values)), keyObjects(alipay.publicKey));
     for (const [key, value] of Object.entries(values)) expect(notify.text(key)).toBe(value);
   });
@@ -398,6 +357,175 @@ describe('alipay-sdk 4.14.0 as a second opinion', () => {
   });
 });
 
+/** The real notify with the signed field after `key` (in sorted order) merged into `key`'s value: `v1&k2=v2`. */
+function mergedIntoPrevious(body: string, key: string): { body: Buffer; next: string } {
+  const fields = parseForm(Buffer.from(body));
+  const signedKeys = [...fields.keys()].filter((k) => k !== 'sign' && k !== 'sign_type' && fields.get(k)!.length > 0).sort();
+  const next = signedKeys[signedKeys.indexOf(key) + 1]!;
+  const changed = new Map(fields);
+  changed.set(key, Buffer.concat([fields.get(key)!, Buffer.from(`&${next}=`, 'latin1'), fields.get(next)!]));
+  changed.delete(next);
+  return { body: encodeForm(changed), next };
+}
+
+describe('field boundaries: Alipay signs k=v&k=v without delimiting values', () => {
+  const adapter = () => adapterFor(REAL_KEY);
+
+  it('repro: notify_time merged into notify_id keeps the signature (alipay-sdk agrees) and is refused 422 naming notify_id', () => {
+    const { body } = mergedIntoPrevious(REAL_NOTIFY, 'notify_id');
+    const fields = parseForm(body);
+    expect(fields.get('notify_id')!.toString()).toBe('2025101701222153119086991451124623&notify_time=2025-10-17 15:56:32');
+    expect(fields.has('notify_time')).toBe(false);
+    // The same signed bytes: the signature holds, for us and for the official SDK.
+    expect(signContent(fields).equals(signContent(parseForm(Buffer.from(REAL_NOTIFY))))).toBe(true);
+    const sdk = new AlipaySdk({ appId: '2021005199606982', privateKey: alipay.privateKey, keyType: 'PKCS8', alipayPublicKey: REAL_KEY_BASE64 });
+    expect(sdk.checkNotifySignV2(Object.fromEntries([...fields].map(([k, v]) => [k, v.toString('utf8')])))).toBe(true);
+    // Before: scored as a second payment with a new id. Now refused, before any age check (received today: still refused).
+    for (const receivedAt of [REAL_RECEIVED, RECEIVED]) {
+      const error = failure(() => adapter().verify(request(body, receivedAt)));
+      expect(error).toBeInstanceOf(SchemaError);
+      expect(error.status).toBe(422);
+      expect(error.message).toMatch(/^notify_id: holds "&notify_time=", which could hide another signed field/);
+    }
+  });
+
+  it('refuses every merge of a signed field into the one before it (24 of them), each naming the field', () => {
+    const keys = [...parseForm(Buffer.from(REAL_NOTIFY)).keys()].filter((k) => k !== 'sign' && k !== 'sign_type').sort();
+    for (const key of keys.slice(0, -1)) {
+      const { body, next } = mergedIntoPrevious(REAL_NOTIFY, key);
+      const error = failure(() => adapter().verify(request(body, REAL_RECEIVED)));
+      expect(error, `${next} into ${key}`).toBeInstanceOf(SchemaError);
+      expect(error.message, `${next} into ${key}`).toMatch(new RegExp(`^${key}: `));
+    }
+    expect(keys).toHaveLength(25);
+  });
+
+  it('refuses a value that could be split (any key shape after "&"), wherever it is, even unread fields', () => {
+    for (const value of ['a=1&zz=2', 'x&notify_time=2026-11-22 11:20:05', 'x&A.b-C_9=', '&k=']) {
+      const error = failure(() => verified(payment({ passback_params: value })));
+      expect(error, value).toBeInstanceOf(SchemaError);
+      expect(error.message, value).toMatch(/^passback_params: holds "&/);
+    }
+    // '&' that cannot start a field is fine: followed by a space, or with no '=' after the key.
+    for (const value of ['Tom & Jerry=fun', 'a&b', 'R&D', '100% & 50%']) expect(verified(payment({ subject: value })).kind, value).toBe('score');
+  });
+
+  it.each([
+    ['notify_id', '2025101701222153119086991451124623 '],
+    ['notify_id', 'n'.repeat(129)],
+    ['trade_no', '2026112222001400000000000001A'],
+    ['trade_no', '1'.repeat(65)],
+    ['out_trade_no', 'ORDER 1'],
+    ['out_trade_no', 'A+B'],
+    ['out_trade_no', 'o'.repeat(65)],
+    ['buyer_id', '2088000000000777 '],
+    ['buyer_id', '208800000000077'],
+    ['buyer_id', '1088000000000777'],
+    ['seller_id', '20880000000090021'],
+    ['buyer_open_id', '099luGU2ef8y eC95'],
+    ['buyer_open_id', 'o'.repeat(129)],
+    ['app_id', '2021000000000001x'],
+    ['total_amount', '1999.001'],
+    ['receipt_amount', '-1.00'],
+    ['point_amount', '0,00'],
+    ['gmt_create', '2026-11-22T11:19:58'],
+    ['gmt_create', '2026-02-30 11:19:58'],
+    ['notify_time', '1969-12-31 23:59:59'],
+    ['invalid_time', '2115-02-01'],
+    ['gmt_refund', '2026-11-22 12:00:00.1234'],
+  ])('refuses %s %j with a 422 naming it', (key, value) => {
+    const error = failure(() => verified(payment({ [key]: value })));
+    expect(error).toBeInstanceOf(SchemaError);
+    expect(error.message).toMatch(new RegExp(`^${key}: expected `));
+  });
+
+  it('accepts the shapes Alipay writes: documented samples and the real notify', () => {
+    const shapes = {
+      notify_id: 'ac05099524730693a8b330c5ecf72da9786', // the Open Platform doc sample
+      buyer_open_id: '074a1CcTG1LelxKe4xQC0zgNdId0nxi95b5lsNpazWYoCo5', // the OpenID doc sample
+      out_trade_no: '20150320010101001',
+      trade_no: '2013112011001004330000121536',
+      gmt_close: '2026-11-22 12:00:00',
+    };
+    expect(verified(payment(shapes))).toMatchObject({ kind: 'score', event: { id: shapes.notify_id, account: { id: shapes.buyer_open_id } } });
+    expect(adapter().verify(request(REAL_NOTIFY, REAL_RECEIVED)).kind).toBe('score');
+    // A refund notify's gmt_refund carries milliseconds.
+    expect(verified(payment({ refund_fee: '1.00', gmt_refund: '2026-11-22 12:00:00.123' })).kind).toBe('acknowledge');
+  });
+});
+
+describe('app_id: whose notification it is (ALIPAY_APP_IDS)', () => {
+  const ours = (...appIds: string[]) => createAlipayAdapter([alipay.publicKey], { appIds });
+
+  it('accepts one of the configured app ids, refuses another app\'s notify or one without app_id (422), before the age check', () => {
+    const body = signed(payment());
+    expect(ours('2021000000000009', '2021000000000001').verify(request(body)).kind).toBe('score');
+    const other = failure(() => ours('2021000000000009').verify(request(body)));
+    expect(other).toBeInstanceOf(SchemaError);
+    expect(other.message).toBe('app_id: not one of ALIPAY_APP_IDS (a notification for another app)');
+    expect(failure(() => ours('2021000000000009').verify(request(body, RECEIVED + 400 * 86_400_000))).message).toMatch(/^app_id: not one of/);
+    expect(failure(() => ours('2021000000000001').verify(request(signed(payment({ app_id: '' }))))).message).toBe('app_id: missing');
+  });
+
+  it('the real notify is for app 2021005199606982 only', () => {
+    const real = (appIds: string[]) => createAlipayAdapter([REAL_KEY], { appIds }).verify(request(REAL_NOTIFY, REAL_RECEIVED));
+    expect(real(['2021005199606982']).kind).toBe('score');
+    expect(failure(() => real(['2021000000000001']))).toBeInstanceOf(SchemaError);
+  });
+});
+
+describe('notification age (RISKHOOK_MAX_NOTIFICATION_AGE_HOURS, 48 h by default)', () => {
+  const HOUR = 3_600_000;
+  const DAY = 24 * HOUR;
+
+  it('repro: the real notify received 398 days later is acknowledged with the reason, not scored', () => {
+    const today = REAL_RECEIVED + 398 * DAY;
+    const result = adapterFor(REAL_KEY).verify(request(REAL_NOTIFY, today));
+    expect(result).toEqual({ kind: 'acknowledge', reason: expect.stringMatching(/^stale: notify_time is 9552 h old, beyond the 48 h limit/) });
+  });
+
+  it('scores up to the limit and acknowledges beyond it, by notify_time or by gmt_payment', () => {
+    const paidAt = Date.UTC(2026, 10, 22, 3, 20, 0);
+    expect(verified(payment(), paidAt + 48 * HOUR).kind).toBe('score');
+    expect(verified(payment(), paidAt + 48 * HOUR + 1_000)).toEqual({ kind: 'acknowledge', reason: expect.stringMatching(/^stale: gmt_payment is 48 h old/) });
+    // Sent (notify_time) within the limit, but for a payment made long before: a TRADE_FINISHED months on.
+    const finished = payment({ trade_status: 'TRADE_FINISHED', gmt_payment: '2026-08-01 10:00:00' });
+    expect(verified(finished)).toEqual({ kind: 'acknowledge', reason: expect.stringMatching(/^stale: gmt_payment/) });
+    // notify_time old, whatever the rest says (another notify type too).
+    expect(verified(payment({ notify_type: 'trade_refund', notify_time: '2026-11-19 11:20:05' }))).toMatchObject({ reason: expect.stringMatching(/^stale: notify_time/) });
+  });
+
+  it('bindings too, by their own time; the limit is configurable', () => {
+    const sign = { notify_type: 'dut_user_sign', notify_id: '2026112200222110000000000000007770', notify_time: '2026-11-22 11:00:03', app_id: '2021000000000001', status: 'NORMAL', alipay_user_id: '2088000000000777', sign_time: '2026-11-19 11:00:00' };
+    expect(verified(sign)).toEqual({ kind: 'acknowledge', reason: expect.stringMatching(/^stale: sign_time is 72 h old/) });
+    const lenient = createAlipayAdapter([alipay.publicKey], { maxAgeMs: 96 * HOUR });
+    expect(lenient.verify(request(signed(sign))).kind).toBe('bind');
+    const strict = createAlipayAdapter([alipay.publicKey], { maxAgeMs: HOUR });
+    expect(strict.verify(request(signed(payment()))).kind).toBe('score'); // 10 minutes old
+    expect(strict.verify(request(signed(payment()), RECEIVED + HOUR)).kind).toBe('acknowledge');
+  });
+});
+
+describe('form size: work bounded before the signature is looked at', () => {
+  it(`refuses a form of more than ${MAX_FORM_SEGMENTS} fields, having decoded no more (a malformed escape after it is never reached)`, () => {
+    const pairs = Array.from({ length: 5_000 }, (_, i) => `k${i}=v`);
+    pairs[MAX_FORM_SEGMENTS + 50] = 'bad=%ZZ';
+    const error = failure(() => parseForm(Buffer.from(pairs.join('&'))));
+    expect(error).toBeInstanceOf(BodyParseError);
+    expect(error.message).toBe(`form: more than ${MAX_FORM_SEGMENTS} fields (a notify has about 30)`);
+    expect(parseForm(Buffer.from(pairs.slice(0, MAX_FORM_SEGMENTS).join('&'))).size).toBe(MAX_FORM_SEGMENTS);
+    // Empty segments count: 64 KiB of '&' is refused as soon.
+    expect(failure(() => parseForm(Buffer.alloc(65_536, '&'))).message).toMatch(/^form: more than/);
+  });
+
+  it('an unsigned 64 KiB form is a 400 through the adapter, not a scan of 8,000 fields', () => {
+    const body = Array.from({ length: 8_000 }, (_, i) => `a${i}=1`).join('&').slice(0, 65_536);
+    const error = failure(() => adapterFor(alipay.publicKey).verify(request(body)));
+    expect(error).toBeInstanceOf(BodyParseError);
+    expect(error.status).toBe(400);
+  });
+});
+
 describe('amounts: yuan strings to integer fen, exactly', () => {
   it.each([
     ['20', 2_000],
@@ -491,7 +619,7 @@ describe('mapping trade notifies', () => {
     expect(noBuyer.message).toBe('buyer_open_id or buyer_id: missing');
     expect(failure(() => verified(payment({ seller_id: '' }))).message).toBe('seller_id: missing');
     expect(failure(() => verified(payment({ notify_id: '' }))).message).toBe('notify_id: missing');
-    expect(failure(() => verified(payment({ buyer_id: 'x'.repeat(257) }))).message).toBe('buyer_id: longer than 256 characters');
+    expect(failure(() => verified(payment({ buyer_id: 'x'.repeat(257) }))).message).toBe('buyer_id: expected 2088 followed by 12 digits');
   });
 
   it('falls back to notify_time without gmt_payment; a malformed time is a 422; a future time counts as now', () => {

@@ -429,6 +429,40 @@ describe('other notifications', () => {
   });
 });
 
+describe('whose payment, and how old (WECHATPAY_MCHIDS, RISKHOOK_MAX_NOTIFICATION_AGE_HOURS)', () => {
+  const HOUR = 3_600_000;
+  const ours = (mchids: string[], maxAgeMs?: number) =>
+    createWechatpayAdapter({ publicKeys: { [SERIAL]: WECHAT.publicPem }, apiV3Key: APIV3, mchids, ...(maxAgeMs !== undefined && { maxAgeMs }) });
+
+  it('scores a payment to one of the configured merchants; refuses another merchant\'s (422 naming the field)', () => {
+    expect(ours(['1900000001', '1230000109']).verify(raw(notify())).kind).toBe('score');
+    const other = refusal(raw(notify()), SchemaError, ours(['1900000001']));
+    expect(other.message).toBe('transaction.mchid: not one of WECHATPAY_MCHIDS (a notification for another merchant)');
+  });
+
+  it('a service provider\'s notification is checked on sp_mchid (the sub-merchant is whoever it serves)', () => {
+    const { mchid: _direct, ...rest } = transaction();
+    const partner = notify({ resource: { ...rest, sp_mchid: '1900000109', sub_mchid: '1230000109', sp_appid: 'wx8888888888888888' } });
+    expect(ours(['1900000109']).verify(raw(partner))).toMatchObject({ kind: 'score', event: { merchant: { id: '1230000109' } } });
+    expect(refusal(raw(partner), SchemaError, ours(['1230000109'])).message).toMatch(/^transaction\.sp_mchid: not one of WECHATPAY_MCHIDS/);
+  });
+
+  it('repro: a success_time beyond the limit (48 h by default) is acknowledged with the reason, not scored; the mchid is checked first', () => {
+    const paid = Date.parse('2026-11-22T17:00:00+08:00');
+    const old = (hours: number) => notify({ timestampSeconds: Math.floor((paid + hours * HOUR) / 1000) });
+    expect(ours(['1230000109']).verify(raw(old(48), {}, paid + 48 * HOUR)).kind).toBe('score');
+    expect(ours(['1230000109']).verify(raw(old(49), {}, paid + 49 * HOUR))).toEqual({
+      kind: 'acknowledge',
+      reason: expect.stringMatching(/^stale: success_time is 49 h old, beyond the 48 h limit/),
+    });
+    // 398 days on (re-signed with a fresh header timestamp: an old header timestamp is refused 401 anyway).
+    expect(ours(['1230000109']).verify(raw(old(398 * 24), {}, paid + 398 * 24 * HOUR)).kind).toBe('acknowledge');
+    expect(refusal(raw(old(49), {}, paid + 49 * HOUR), SchemaError, ours(['1900000001'])).message).toMatch(/^transaction\.mchid/);
+    expect(ours(['1230000109'], 72 * HOUR).verify(raw(old(49), {}, paid + 49 * HOUR)).kind).toBe('score');
+    expect(refusal(raw(notify(), {}, paid + 49 * HOUR), SignatureError, ours(['1230000109'])).message).toBe('Wechatpay-Timestamp is too old (5 minutes or more)');
+  });
+});
+
 describe('responses', () => {
   const decision: Decision = { eventId: 'EV-1', decision: 'hold', score: 100, reasons: [], features: {}, policyVersion: 'v', degraded: false };
 
@@ -438,12 +472,15 @@ describe('responses', () => {
     }
   });
 
-  it('answers refusals with WeChat failure JSON {"code":"FAIL","message"} and the error status', () => {
-    const error = refusal(raw(notify(), { 'wechatpay-serial': 'PUB_KEY_ID_X' }), SignatureError);
+  it('answers refusals with WeChat failure JSON {"code":"FAIL","message"} and the error status, echoing no header text', () => {
+    const error = refusal(raw(notify(), { 'wechatpay-serial': 'PUB_KEY_ID_<script>X' }), SignatureError);
     const response = adapter.respondError!(error)!;
     expect(response.statusCode).toBe(401);
     expect(response.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(response.body)).toEqual({ code: 'FAIL', message: 'unknown Wechatpay-Serial PUB_KEY_ID_X' });
+    expect(JSON.parse(response.body)).toEqual({ code: 'FAIL', message: 'unknown Wechatpay-Serial (not in WECHATPAY_PUBLIC_KEYS)' });
+    const type = adapter.respondError!(refusal(raw(notify(), { 'wechatpay-signature-type': 'HMAC-<b>echo</b>' }), SignatureError))!;
+    expect(type.body).not.toContain('echo');
+    expect(JSON.parse(type.body).message).toBe('Wechatpay-Signature-Type is not WECHATPAY2-SHA256-RSA2048');
   });
 
   it('cuts the message to the 64 characters WeChat allows', () => {
