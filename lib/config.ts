@@ -223,15 +223,33 @@ export function isLocalRun(env: NodeJS.ProcessEnv): boolean {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return readConfig(env, false)!;
+}
+
+/**
+ * The checks `serverless package` (and deploy) can make before anything ships: the function's
+ * environment as serverless.yml sets it, where CloudFormation has yet to resolve `{{resolve:...}}`
+ * references (those count as set). Throws the ConfigError a cold start would, else returns.
+ */
+export function checkDeployEnvironment(env: NodeJS.ProcessEnv): void {
+  readConfig(env, true);
+}
+
+/** The config, or (packaging only, when a secret is still a reference) undefined once every check passed. */
+function readConfig(env: NodeJS.ProcessEnv, packaging: boolean): Config | undefined {
   const local = isLocalRun(env);
   const problems: string[] = [];
+  /** Variables holding a reference CloudFormation resolves at deploy time (packaging only). */
+  const deferred = new Set<string>();
+  const isSet = (...names: string[]) => names.some((name) => deferred.has(name));
   const cleaned: Record<string, string | undefined> = {};
   for (const key of Object.keys(Env.shape)) {
     const value = env[key];
     // Empty or blank is unset: `REDIS_CLUSTER_NODES= ` in a deploy command turns the cluster default off.
     if (value === undefined || value.trim() === '') continue;
     if (isUnresolved(value)) {
-      if (!local) problems.push(`${key}: holds an unresolved reference ${value.slice(0, 40)}...`);
+      if (packaging) deferred.add(key);
+      else if (!local) problems.push(`${key}: holds an unresolved reference ${value.slice(0, 40)}...`);
       continue;
     }
     cleaned[key] = value;
@@ -272,9 +290,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const apiV3Key = orLocal('WECHATPAY_APIV3_KEY', e.WECHATPAY_APIV3_KEY, LOCAL_WECHATPAY_APIV3_KEY, (v) =>
     isLocalOnlyKey(utf8(v), utf8(LOCAL_WECHATPAY_APIV3_KEY)),
   );
-  if (!local && wechatKeys && !apiV3Key) problems.push('WECHATPAY_APIV3_KEY: required with WECHATPAY_PUBLIC_KEYS');
-  if (!local && !wechatKeys && apiV3Key) problems.push('WECHATPAY_PUBLIC_KEYS: required with WECHATPAY_APIV3_KEY');
-  if (!local && secrets.length + stripeSecrets.length + alipayPublicKeys.length === 0 && !wechatKeys) {
+  if (!local && wechatKeys && !apiV3Key && !isSet('WECHATPAY_APIV3_KEY')) problems.push('WECHATPAY_APIV3_KEY: required with WECHATPAY_PUBLIC_KEYS');
+  if (!local && !wechatKeys && apiV3Key && !isSet('WECHATPAY_PUBLIC_KEYS')) problems.push('WECHATPAY_PUBLIC_KEYS: required with WECHATPAY_APIV3_KEY');
+  const providerVariables = ['GENERIC_WEBHOOK_SECRETS', 'STRIPE_WEBHOOK_SECRETS', 'ALIPAY_PUBLIC_KEYS', 'WECHATPAY_PUBLIC_KEYS'];
+  if (!local && secrets.length + stripeSecrets.length + alipayPublicKeys.length === 0 && !wechatKeys && !isSet(...providerVariables)) {
     problems.push(
       'GENERIC_WEBHOOK_SECRETS: required, unless another provider is configured (STRIPE_WEBHOOK_SECRETS, ALIPAY_PUBLIC_KEYS, WECHATPAY_PUBLIC_KEYS)',
     );
@@ -283,7 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one node) or REDIS_CLUSTER_NODES (a cluster), not both');
   }
   // The memory store counts per container: on Lambda every container would see a fraction of the traffic.
-  if (!local && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES) {
+  if (!local && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES && !isSet('REDIS_URL', 'REDIS_CLUSTER_NODES')) {
     problems.push('REDIS_URL, REDIS_CLUSTER_NODES: one is required outside local runs (the in-memory store counts per container)');
   }
   if (e.RISKHOOK_FUNCTION_TIMEOUT_S !== undefined && e.RISKHOOK_DEADLINE_MS >= e.RISKHOOK_FUNCTION_TIMEOUT_S * 1_000) {
@@ -291,22 +310,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `RISKHOOK_DEADLINE_MS: ${e.RISKHOOK_DEADLINE_MS} ms is not below the function's timeout (${e.RISKHOOK_FUNCTION_TIMEOUT_S} s): Lambda would stop the function before the fallback answer`,
     );
   }
-  if (e.REDIS_USERNAME !== undefined && e.REDIS_PASSWORD === undefined) problems.push('REDIS_USERNAME: requires REDIS_PASSWORD');
-  if (e.REDIS_PASSWORD !== undefined && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES) {
+  if (e.REDIS_USERNAME !== undefined && e.REDIS_PASSWORD === undefined && !isSet('REDIS_PASSWORD')) problems.push('REDIS_USERNAME: requires REDIS_PASSWORD');
+  if (e.REDIS_PASSWORD !== undefined && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES && !isSet('REDIS_URL', 'REDIS_CLUSTER_NODES')) {
     problems.push('REDIS_PASSWORD: set without REDIS_URL or REDIS_CLUSTER_NODES');
   }
   if (e.REDIS_PASSWORD !== undefined && e.REDIS_URL && urlHasCredentials(e.REDIS_URL)) {
     problems.push('REDIS_PASSWORD: REDIS_URL carries credentials already; give them in one place');
   }
   const pepper = orLocal('RISKHOOK_PEPPER', e.RISKHOOK_PEPPER, LOCAL_PEPPER, (v) => isLocalOnlyKey(utf8(v), utf8(LOCAL_PEPPER)));
-  if (pepper === undefined) problems.push('RISKHOOK_PEPPER: required (a random secret of at least 16 characters)');
+  if (pepper === undefined && !isSet('RISKHOOK_PEPPER')) problems.push('RISKHOOK_PEPPER: required (a random secret of at least 16 characters)');
   let policy: Policy | undefined;
   try {
     policy = loadPolicyFile(e.RISKHOOK_POLICY);
   } catch (error) {
     problems.push(`RISKHOOK_POLICY: ${(error as Error).message}`);
   }
-  if (problems.length > 0 || !policy || !pepper) throw new ConfigError(`configuration: ${problems.join('; ')}`);
+  if (problems.length > 0 || !policy) throw new ConfigError(`configuration: ${problems.join('; ')}`);
+  if (!pepper) return undefined; // packaging: the pepper is a reference resolved on deploy
   return {
     stage: e.RISKHOOK_STAGE,
     local,
