@@ -9,6 +9,8 @@
  * SIGTERM, so no child outlives `npm start`.
  */
 import { spawn } from 'node:child_process';
+import { loadConfig } from '../lib/config.js';
+import { ConfigError } from '../lib/errors.js';
 import { LOCAL_GENERIC_SECRET, LOCAL_PEPPER } from '../lib/local-defaults.js';
 
 const DEFAULT_HTTP_PORT = 3000;
@@ -29,6 +31,16 @@ if (!Number.isInteger(httpPort) || httpPort < 1 || httpPort > 65_535 - LAMBDA_PO
   process.exit(2);
 }
 if (httpPortText !== undefined && option('lambdaPort') === undefined) args.push('--lambdaPort', String(httpPort + LAMBDA_PORT_OFFSET));
+
+// The configuration the handler will see, checked before anything starts (the serverless plugin checks it
+// again with serverless.yml's values, before "Server ready").
+try {
+  loadConfig({ ...process.env, IS_OFFLINE: 'true' });
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`riskhook: ${error.message}`);
+  process.exit(1);
+}
 
 const env = process.env;
 const set = (name: string) => (env[name] ?? '').trim() !== '';
