@@ -80,7 +80,11 @@ async function main() {
     return;
   }
   for (const { label, request } of signed) {
-    const response = await fetch(new URL(request.path, baseUrl), { method: 'POST', headers: request.headers, body: request.body });
+    const url = new URL(request.path, baseUrl);
+    const response = await fetch(url, { method: 'POST', headers: request.headers, body: request.body }).catch((error: Error & { cause?: { code?: string; errors?: { code?: string }[] } }) => {
+      // localhost resolves to ::1 and 127.0.0.1: Node reports both in an AggregateError.
+      throw new Error(`${url}: ${error.cause?.code ?? error.cause?.errors?.[0]?.code ?? error.message} (is the server running? --url or --port choose another)`);
+    });
     const text = await response.text();
     let line = `${label}  ${response.status}  `;
     try {

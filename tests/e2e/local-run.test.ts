@@ -149,5 +149,9 @@ describe.sequential('local runs', () => {
     expect(variables.RISKHOOK_POLICY).toBe('.policy-bundle/outside.yaml');
     expect(variables.RISKHOOK_FUNCTION_TIMEOUT_S).toBe('6');
     expect(zipEntries('.serverless/webhook.zip')).toEqual(expect.arrayContaining(['functions/webhook.js', '.policy-bundle/outside.yaml']));
+    // As .ci/run lints it: no cfn-lint errors (warnings allowed, see .ci/run).
+    const lint = spawnSync('cfn-lint', ['--non-zero-exit-code', 'error', '.serverless/cloudformation-template-update-stack.json'], { encoding: 'utf8' });
+    expect(lint.error, 'cfn-lint must be installed (pip install cfn-lint), as .ci/run does').toBeUndefined();
+    expect(lint.status, lint.stdout).toBe(0);
   }, 120_000);
 });
