@@ -81,9 +81,9 @@ async function main() {
   }
   for (const { label, request } of signed) {
     const url = new URL(request.path, baseUrl);
-    const response = await fetch(url, { method: 'POST', headers: request.headers, body: request.body }).catch((error: Error & { cause?: { code?: string; errors?: { code?: string }[] } }) => {
+    const response = await fetch(url, { method: 'POST', headers: request.headers, body: request.body }).catch((error: Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }) => {
       // localhost resolves to ::1 and 127.0.0.1: Node reports both in an AggregateError.
-      throw new Error(`${url}: ${error.cause?.code ?? error.cause?.errors?.[0]?.code ?? error.message} (is the server running? --url or --port choose another)`);
+      throw new Error(`${url}: ${error.cause?.code ?? error.cause?.errors?.[0]?.code ?? error.cause?.message ?? error.message} (is the server running? --url or --port choose another)`);
     });
     const text = await response.text();
     let line = `${label}  ${response.status}  `;

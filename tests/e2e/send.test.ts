@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readExamples } from '../../scripts/examples-file.js';
+import { freePort } from '../support/global-redis.js';
 import { cleanEnv } from '../support/offline.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'riskhook-send-'));
@@ -49,10 +50,11 @@ describe('npm run send: the file', () => {
     expect(bad.stderr).toMatch(/bad\.jsonl line 2: not valid JSON/);
   });
 
-  it('--port N targets http://localhost:N (nothing listening there: the error says where it tried)', () => {
-    const run = send('--port', '1', 'examples/normal-purchase.json');
+  it('--port N targets http://localhost:N (nothing listening there: the error says where it tried)', async () => {
+    const port = await freePort();
+    const run = send('--port', String(port), 'examples/normal-purchase.json');
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/^http:\/\/localhost:1\/webhooks\/generic: ECONNREFUSED/m);
+    expect(run.stderr).toContain(`http://localhost:${port}/webhooks/generic: ECONNREFUSED`);
     expect(send('--port', 'abc', 'examples/normal-purchase.json').stderr).toMatch(/--port: expected a port number/);
   });
 });
