@@ -190,7 +190,51 @@ const Env = z.object({
   // Retries must find the stored decision: cover the longest provider retry horizon in use (Alipay ~25 h, WeChat ~24 h, Standard Webhooks ~75 h).
   RISKHOOK_DECISION_TTL_HOURS: int(1, 720, DEFAULT_LIMITS.decisionTtlMs / 3_600_000),
   RISKHOOK_STAGE: z.string().default('local'),
+  // Set from serverless.yml (`\${self:provider.timeout}`): Lambda tells a function its timeout only per invocation.
+  RISKHOOK_FUNCTION_TIMEOUT_S: z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number of seconds')
+    .transform(Number)
+    .pipe(z.number().min(1, 'expected at least 1').max(900, 'expected at most 900 (the Lambda maximum)'))
+    .optional(),
 });
+
+/** RISKHOOK_* variables read by the developer tools, not by the function (npm run send). */
+const TOOL_VARIABLES = ['RISKHOOK_URL'];
+/** Every RISKHOOK_* name riskhook knows: the schema's, so a variable added there is known here. */
+export const KNOWN_RISKHOOK_VARIABLES: readonly string[] = [...Object.keys(Env.shape).filter((k) => k.startsWith('RISKHOOK_')), ...TOOL_VARIABLES];
+
+/** Levenshtein distance, for "did you mean" on a misspelt variable. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+/** A RISKHOOK_* variable riskhook does not read is a typo until shown otherwise: a misspelt RISKHOOK_DEADLINE_MS would silently keep the default. */
+function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  return Object.keys(env)
+    .filter((name) => name.startsWith('RISKHOOK_') && !KNOWN_RISKHOOK_VARIABLES.includes(name))
+    .sort()
+    .map((name) => {
+      const [closest] = [...KNOWN_RISKHOOK_VARIABLES].sort((a, b) => editDistance(name, a) - editDistance(name, b));
+      return `${name}: not a riskhook variable; did you mean ${closest}?`;
+    });
+}
+
+/**
+ * The bytes a local-only value is used as (HMAC or AES key, pepper): another spelling of the same
+ * key (unpadded base64, a stray character) is the same public secret.
+ */
+const LOCAL_ONLY_MARK = 'riskhooklocalonly';
+function isLocalOnlyKey(key: Buffer, local: Buffer): boolean {
+  return key.equals(local) || key.toString('latin1').toLowerCase().replace(/[^a-z0-9]/g, '').includes(LOCAL_ONLY_MARK);
+}
+const utf8 = (v: string) => Buffer.from(v, 'utf8');
 
 /** CloudFormation resolves `{{resolve:...}}` on deploy; run locally they arrive unresolved. */
 const isUnresolved = (v: string | undefined) => v?.startsWith('{{resolve:') ?? false;
@@ -200,18 +244,38 @@ export function isLocalRun(env: NodeJS.ProcessEnv): boolean {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return readConfig(env, false)!;
+}
+
+/**
+ * The checks `serverless package` (and deploy) can make before anything ships: the function's
+ * environment as serverless.yml sets it, where CloudFormation has yet to resolve `{{resolve:...}}`
+ * references (those count as set). Throws the ConfigError a cold start would, else returns.
+ */
+export function checkDeployEnvironment(env: NodeJS.ProcessEnv): void {
+  readConfig(env, true);
+}
+
+/** The config, or (packaging only, when a secret is still a reference) undefined once every check passed. */
+function readConfig(env: NodeJS.ProcessEnv, packaging: boolean): Config | undefined {
   const local = isLocalRun(env);
   const problems: string[] = [];
+  /** Variables holding a reference CloudFormation resolves at deploy time (packaging only). */
+  const deferred = new Set<string>();
+  const isSet = (...names: string[]) => names.some((name) => deferred.has(name));
   const cleaned: Record<string, string | undefined> = {};
   for (const key of Object.keys(Env.shape)) {
     const value = env[key];
-    if (value === undefined || value === '') continue;
+    // Empty or blank is unset: `REDIS_CLUSTER_NODES= ` in a deploy command turns the cluster default off.
+    if (value === undefined || value.trim() === '') continue;
     if (isUnresolved(value)) {
-      if (!local) problems.push(`${key}: holds an unresolved reference ${value.slice(0, 40)}...`);
+      if (packaging) deferred.add(key);
+      else if (!local) problems.push(`${key}: holds an unresolved reference ${value.slice(0, 40)}...`);
       continue;
     }
     cleaned[key] = value;
   }
+  problems.push(...unknownVariables(env));
   const parsed = Env.safeParse(cleaned);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
@@ -230,16 +294,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return value;
   };
   const none = <T>(v: T[]) => (v.length ? v : undefined);
-  const secrets = orLocal('GENERIC_WEBHOOK_SECRETS', none(e.GENERIC_WEBHOOK_SECRETS), [LOCAL_GENERIC_SECRET], (v) => v.includes(LOCAL_GENERIC_SECRET)) ?? [];
-  const stripeSecrets = orLocal('STRIPE_WEBHOOK_SECRETS', none(e.STRIPE_WEBHOOK_SECRETS), [LOCAL_STRIPE_SECRET], (v) => v.includes(LOCAL_STRIPE_SECRET)) ?? [];
+  const secrets =
+    orLocal('GENERIC_WEBHOOK_SECRETS', none(e.GENERIC_WEBHOOK_SECRETS), [LOCAL_GENERIC_SECRET], (v) =>
+      v.some((s) => isLocalOnlyKey(decodeSecret(s), decodeSecret(LOCAL_GENERIC_SECRET))),
+    ) ?? [];
+  const stripeSecrets =
+    orLocal('STRIPE_WEBHOOK_SECRETS', none(e.STRIPE_WEBHOOK_SECRETS), [LOCAL_STRIPE_SECRET], (v) =>
+      v.some((s) => isLocalOnlyKey(utf8(s), utf8(LOCAL_STRIPE_SECRET))),
+    ) ?? [];
   const sameKey = (a: string, b: string) => rsaPublicKey(a).export({ type: 'spki', format: 'der' }).equals(rsaPublicKey(b).export({ type: 'spki', format: 'der' }));
   const alipayPublicKeys =
     orLocal('ALIPAY_PUBLIC_KEYS', e.ALIPAY_PUBLIC_KEYS, [LOCAL_ALIPAY_PUBLIC_KEY], (v) => v.some((k) => sameKey(k, LOCAL_ALIPAY_PUBLIC_KEY))) ?? [];
   const wechatKeys = orLocal('WECHATPAY_PUBLIC_KEYS', e.WECHATPAY_PUBLIC_KEYS, { [LOCAL_WECHATPAY_SERIAL]: LOCAL_WECHATPAY_PUBLIC_KEY }, (v) =>
     Object.values(v).some((k) => sameKey(k, LOCAL_WECHATPAY_PUBLIC_KEY)),
   );
-  const apiV3Key = orLocal('WECHATPAY_APIV3_KEY', e.WECHATPAY_APIV3_KEY, LOCAL_WECHATPAY_APIV3_KEY, (v) => v === LOCAL_WECHATPAY_APIV3_KEY);
-  if (!local && wechatKeys && !apiV3Key) problems.push('WECHATPAY_APIV3_KEY: required with WECHATPAY_PUBLIC_KEYS');
+  const apiV3Key = orLocal('WECHATPAY_APIV3_KEY', e.WECHATPAY_APIV3_KEY, LOCAL_WECHATPAY_APIV3_KEY, (v) =>
+    isLocalOnlyKey(utf8(v), utf8(LOCAL_WECHATPAY_APIV3_KEY)),
+  );
+  if (!local && wechatKeys && !apiV3Key && !isSet('WECHATPAY_APIV3_KEY')) problems.push('WECHATPAY_APIV3_KEY: required with WECHATPAY_PUBLIC_KEYS');
   // Whose notifications these are: required when deployed, the examples' ids locally.
   const alipayAppIds = none(e.ALIPAY_APP_IDS) ?? (local ? [...LOCAL_ALIPAY_APP_IDS] : []);
   const mchids = none(e.WECHATPAY_MCHIDS) ?? (local ? [...LOCAL_WECHATPAY_MCHIDS] : []);
@@ -250,8 +322,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (maxNotificationAgeHours > e.RISKHOOK_DECISION_TTL_HOURS) {
     problems.push(`RISKHOOK_MAX_NOTIFICATION_AGE_HOURS: at most RISKHOOK_DECISION_TTL_HOURS (${e.RISKHOOK_DECISION_TTL_HOURS}), so a retry still scored finds its decision`);
   }
-  if (!local && !wechatKeys && apiV3Key) problems.push('WECHATPAY_PUBLIC_KEYS: required with WECHATPAY_APIV3_KEY');
-  if (!local && secrets.length + stripeSecrets.length + alipayPublicKeys.length === 0 && !wechatKeys) {
+  if (!local && !wechatKeys && apiV3Key && !isSet('WECHATPAY_PUBLIC_KEYS')) problems.push('WECHATPAY_PUBLIC_KEYS: required with WECHATPAY_APIV3_KEY');
+  const providerVariables = ['GENERIC_WEBHOOK_SECRETS', 'STRIPE_WEBHOOK_SECRETS', 'ALIPAY_PUBLIC_KEYS', 'WECHATPAY_PUBLIC_KEYS'];
+  if (!local && secrets.length + stripeSecrets.length + alipayPublicKeys.length === 0 && !wechatKeys && !isSet(...providerVariables)) {
     problems.push(
       'GENERIC_WEBHOOK_SECRETS: required, unless another provider is configured (STRIPE_WEBHOOK_SECRETS, ALIPAY_PUBLIC_KEYS, WECHATPAY_PUBLIC_KEYS)',
     );
@@ -259,22 +332,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
     problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one node) or REDIS_CLUSTER_NODES (a cluster), not both');
   }
-  if (e.REDIS_USERNAME !== undefined && e.REDIS_PASSWORD === undefined) problems.push('REDIS_USERNAME: requires REDIS_PASSWORD');
-  if (e.REDIS_PASSWORD !== undefined && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES) {
+  // The memory store counts per container: on Lambda every container would see a fraction of the traffic.
+  if (!local && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES && !isSet('REDIS_URL', 'REDIS_CLUSTER_NODES')) {
+    problems.push('REDIS_URL, REDIS_CLUSTER_NODES: one is required outside local runs (the in-memory store counts per container)');
+  }
+  if (e.RISKHOOK_FUNCTION_TIMEOUT_S !== undefined && e.RISKHOOK_DEADLINE_MS >= e.RISKHOOK_FUNCTION_TIMEOUT_S * 1_000) {
+    problems.push(
+      `RISKHOOK_DEADLINE_MS: ${e.RISKHOOK_DEADLINE_MS} ms is not below the function's timeout (${e.RISKHOOK_FUNCTION_TIMEOUT_S} s): Lambda would stop the function before the fallback answer`,
+    );
+  }
+  if (e.REDIS_USERNAME !== undefined && e.REDIS_PASSWORD === undefined && !isSet('REDIS_PASSWORD')) problems.push('REDIS_USERNAME: requires REDIS_PASSWORD');
+  if (e.REDIS_PASSWORD !== undefined && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES && !isSet('REDIS_URL', 'REDIS_CLUSTER_NODES')) {
     problems.push('REDIS_PASSWORD: set without REDIS_URL or REDIS_CLUSTER_NODES');
   }
   if (e.REDIS_PASSWORD !== undefined && e.REDIS_URL && urlHasCredentials(e.REDIS_URL)) {
     problems.push('REDIS_PASSWORD: REDIS_URL carries credentials already; give them in one place');
   }
-  const pepper = orLocal('RISKHOOK_PEPPER', e.RISKHOOK_PEPPER, LOCAL_PEPPER, (v) => v === LOCAL_PEPPER);
-  if (pepper === undefined) problems.push('RISKHOOK_PEPPER: required (a random secret of at least 16 characters)');
+  const pepper = orLocal('RISKHOOK_PEPPER', e.RISKHOOK_PEPPER, LOCAL_PEPPER, (v) => isLocalOnlyKey(utf8(v), utf8(LOCAL_PEPPER)));
+  if (pepper === undefined && !isSet('RISKHOOK_PEPPER')) problems.push('RISKHOOK_PEPPER: required (a random secret of at least 16 characters)');
   let policy: Policy | undefined;
   try {
     policy = loadPolicyFile(e.RISKHOOK_POLICY);
   } catch (error) {
     problems.push(`RISKHOOK_POLICY: ${(error as Error).message}`);
   }
-  if (problems.length > 0 || !policy || !pepper) throw new ConfigError(`configuration: ${problems.join('; ')}`);
+  if (problems.length > 0 || !policy) throw new ConfigError(`configuration: ${problems.join('; ')}`);
+  if (!pepper) return undefined; // packaging: the pepper is a reference resolved on deploy
   return {
     stage: e.RISKHOOK_STAGE,
     local,

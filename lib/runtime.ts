@@ -77,11 +77,9 @@ export function getRuntime(): Runtime {
       deadlineMs: config.deadlineMs,
       onStoreFailure: config.onStoreFailure,
     });
+    // Only a local run gets here with the memory store: loadConfig refuses it anywhere else.
     if (runtime.store.name === 'memory') {
-      const message = 'REDIS_URL and REDIS_CLUSTER_NODES are unset: counting in this process only (the embedded in-memory store, for local runs)';
-      // On Lambda every container would count alone: say so as loudly as the logs allow.
-      if (config.local) logger.warn(message);
-      else logger.error(`${message}; on a deployed function velocity is per container, set REDIS_CLUSTER_NODES or REDIS_URL`);
+      logger.warn('REDIS_URL and REDIS_CLUSTER_NODES are unset: counting in this process only (the embedded in-memory store, for local runs)');
     }
     if (config.localDefaults.length > 0) {
       logger.warn('using local-only defaults (refused outside local runs)', { variables: config.localDefaults });

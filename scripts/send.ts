@@ -1,7 +1,9 @@
 /**
- * npm run send -- examples/<file>.json [--url http://localhost:3000] [--keep-ids] [--keep-time] [--event]
+ * npm run send -- examples/<file>.json [--url http://localhost:3000 | --port 3000] [--keep-ids] [--keep-time] [--event]
  *
- * Signs each event in the file (one, or a list sent in order) and posts it, printing each answer.
+ * Signs each event in the file (one JSON object, a JSON array sent in order, or JSON Lines: one object
+ * per line) and posts it, printing each answer. The server is --url, else http://localhost:<--port>,
+ * else RISKHOOK_URL, else http://localhost:3000 (npm start's default).
  * - A generic event (our own JSON) is signed with Standard Webhooks headers: the first of
  *   GENERIC_WEBHOOK_SECRETS, else the local-only secret `npm start` uses.
  * - A provider example, {"provider": "stripe" | "alipay" | "wechatpay", "at": "<ISO time>", ...},
@@ -17,24 +19,36 @@ import { LOCAL_BASE_URL, LOCAL_GENERIC_SECRET } from '../lib/local-defaults.js';
 import { EXAMPLE_SIGNERS } from '../lib/providers/examples.js';
 import { apiGatewayEvent, freshEvents, signGenericEvent } from '../lib/providers/generic-sender.js';
 import type { SignedRequest } from '../lib/providers/types.js';
+import { readExamples } from './examples-file.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    url: { type: 'string', default: process.env.RISKHOOK_URL ?? LOCAL_BASE_URL },
+    url: { type: 'string' },
+    port: { type: 'string' },
     'keep-ids': { type: 'boolean', default: false },
     'keep-time': { type: 'boolean', default: false },
     event: { type: 'boolean', default: false },
   },
 });
 if (positionals.length !== 1) {
-  console.error('usage: npm run send -- examples/<file>.json [--url URL] [--keep-ids] [--keep-time] [--event]');
+  console.error('usage: npm run send -- examples/<file>.json [--url URL | --port N] [--keep-ids] [--keep-time] [--event]');
   process.exit(2);
 }
+if (values.port !== undefined && !/^\d{1,5}$/.test(values.port)) {
+  console.error(`--port: expected a port number, got ${JSON.stringify(values.port)}`);
+  process.exit(2);
+}
+const baseUrl = values.url ?? (values.port ? `http://localhost:${values.port}` : process.env.RISKHOOK_URL?.trim() || LOCAL_BASE_URL);
 
 type Example = Record<string, unknown> & { id?: string; provider?: string; at?: string; occurredAt?: string };
-const parsed = JSON.parse(readFileSync(positionals[0]!, 'utf8')) as Example | Example[];
-const items = Array.isArray(parsed) ? parsed : [parsed];
+let items: Example[];
+try {
+  items = readExamples(positionals[0]!, readFileSync(positionals[0]!, 'utf8')) as Example[];
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
 const keepIds = values['keep-ids'];
 const keepTime = values['keep-time'];
 
@@ -66,7 +80,11 @@ async function main() {
     return;
   }
   for (const { label, request } of signed) {
-    const response = await fetch(new URL(request.path, values.url), { method: 'POST', headers: request.headers, body: request.body });
+    const url = new URL(request.path, baseUrl);
+    const response = await fetch(url, { method: 'POST', headers: request.headers, body: request.body }).catch((error: Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }) => {
+      // localhost resolves to ::1 and 127.0.0.1: Node reports both in an AggregateError.
+      throw new Error(`${url}: ${error.cause?.code ?? error.cause?.errors?.[0]?.code ?? error.cause?.message ?? error.message} (is the server running? --url or --port choose another)`);
+    });
     const text = await response.text();
     let line = `${label}  ${response.status}  `;
     try {

@@ -14,6 +14,7 @@ import {
   LINKED_ACCOUNT_KINDS,
   type PaymentEvent,
 } from '../events.js';
+import { COUNTRY_CODES, CURRENCY_CODES } from '../iso-codes.js';
 import { type EntityVelocity, RELATIONS, type VelocitySnapshot } from '../velocity/store.js';
 
 export type FeatureType = 'number' | 'boolean' | 'string';
@@ -23,6 +24,8 @@ export interface FeatureInfo {
   readonly type: FeatureType;
   /** The values a string feature can take, when they are a closed set. */
   readonly values?: readonly string[];
+  /** The code list a string feature's values come from (ISO 4217, ISO 3166-1), too long to print in an error. */
+  readonly codes?: { readonly name: string; readonly set: ReadonlySet<string> };
   readonly read: FeatureReader;
 }
 export type Features = Record<string, FeatureValue>;
@@ -33,10 +36,10 @@ const capitalised = (kind: EntityKind) => kind[0]!.toUpperCase() + kind.slice(1)
 const EVENT_FEATURES: ReadonlyArray<[string, FeatureInfo]> = [
   ['event.kind', { type: 'string', values: EVENT_KINDS, read: (e) => e.kind }],
   ['event.amount', { type: 'number', read: (e) => e.amount.minor }],
-  ['event.currency', { type: 'string', read: (e) => e.amount.currency }],
+  ['event.currency', { type: 'string', codes: { name: 'an ISO 4217 currency code', set: CURRENCY_CODES }, read: (e) => e.amount.currency }],
   ['event.authMethod', { type: 'string', values: AUTH_METHODS, read: (e) => e.authMethod }],
   ['event.passwordFree', { type: 'boolean', read: (e) => e.authMethod === 'password_free' }],
-  ['event.country', { type: 'string', read: (e) => e.country }],
+  ['event.country', { type: 'string', codes: { name: 'an ISO 3166-1 alpha-2 country code', set: COUNTRY_CODES }, read: (e) => e.country }],
   ['event.merchantCategory', { type: 'string', read: (e) => e.merchant.category }],
   ['event.linkedAccountKind', { type: 'string', values: LINKED_ACCOUNT_KINDS, read: (e) => e.linkedAccount?.kind }],
   ['event.instrumentKind', { type: 'string', values: INSTRUMENT_KINDS, read: (e) => e.instrument?.kind }],

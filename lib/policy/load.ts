@@ -153,6 +153,10 @@ function compileLeaf(raw: object, path: string, ctx: CompileContext): Predicate 
     if (typeof value !== info.type) ctx.errors(`${path}.${field}: "${leaf.feature}" is a ${info.type}, got ${JSON.stringify(value)}`);
     else if (info.values && !info.values.includes(value as string)) {
       ctx.errors(`${path}.${field}: "${leaf.feature}" is one of ${info.values.join(', ')}, got ${JSON.stringify(value)}`);
+    } else if (info.codes && !info.codes.set.has(value as string)) {
+      const upper = (value as string).toUpperCase();
+      const hint = upper !== value && info.codes.set.has(upper) ? ` (did you mean "${upper}"?)` : '';
+      ctx.errors(`${path}.${field}: "${leaf.feature}" is ${info.codes.name}, got ${JSON.stringify(value)}${hint}`);
     }
   };
   if (op === 'gt' || op === 'gte' || op === 'lt' || op === 'lte') {

@@ -6,7 +6,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lib/config.js';
 import { BodyParseError, type RiskhookError, SchemaError, SignatureError } from '../../lib/errors.js';
 import { createWebhookHandler, rawRequest } from '../../lib/http.js';
 import { createGenericAdapter } from '../../lib/providers/generic.js';
@@ -15,7 +14,7 @@ import { signStandardWebhook } from '../../lib/providers/standard-webhooks.js';
 import { createStripeAdapter, signStripePayload } from '../../lib/providers/stripe.js';
 import type { RawRequest, Verified } from '../../lib/providers/types.js';
 import { createWechatpayAdapter, encryptWechatpayResource, rfc3339Beijing, signWechatpayBody } from '../../lib/providers/wechatpay.js';
-import { createRuntime } from '../../lib/runtime.js';
+import { memoryRuntime } from '../support/stores.js';
 
 const GENERIC_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const STRIPE_SECRET = `whsec_${randomBytes(24).toString('base64url')}`;
@@ -76,9 +75,12 @@ const wechatTransaction = (total: string, extra = '') =>
   `"success_time":"${rfc3339Beijing(Date.now() - 60_000)}","payer":{"openid":"o1"}${extra},"amount":{"total":${total},"currency":"CNY"}}`;
 
 describe('fuzz regressions: lib/http.ts', () => {
-  const runtime = createRuntime(
-    loadConfig({ GENERIC_WEBHOOK_SECRETS: GENERIC_SECRET, STRIPE_WEBHOOK_SECRETS: STRIPE_SECRET, RISKHOOK_PEPPER: randomBytes(16).toString('hex'), RISKHOOK_STAGE: 'test' }),
-  );
+  const runtime = memoryRuntime({
+    GENERIC_WEBHOOK_SECRETS: GENERIC_SECRET,
+    STRIPE_WEBHOOK_SECRETS: STRIPE_SECRET,
+    RISKHOOK_PEPPER: randomBytes(16).toString('hex'),
+    RISKHOOK_STAGE: 'test',
+  });
   const handler = createWebhookHandler(() => runtime);
   const base64Event = (junk: (b64: string) => string) => {
     const body = JSON.stringify(EVENT());

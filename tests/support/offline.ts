@@ -3,6 +3,7 @@
  * child process on free ports, for the end-to-end tests, and stops its whole process group.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './global-redis.js';
 
@@ -32,7 +33,7 @@ const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
  * whole environment, so none may leak in from whoever runs the tests: a REDIS_URL would switch stores,
  * and vitest.config's POWERTOOLS_* (silent logs, no metrics) would hide the server's log records.
  */
-function isRiskhookVariable(name: string): boolean {
+export function isRiskhookVariable(name: string): boolean {
   return (
     name === 'REDIS_URL' ||
     name === 'GENERIC_WEBHOOK_SECRETS' ||
@@ -48,9 +49,7 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
   let lambdaPort = await freePort();
   while (lambdaPort === httpPort) lambdaPort = await freePort();
 
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!isRiskhookVariable(name)) env[name] = value;
-  Object.assign(env, options.env);
+  const env = cleanEnv(options.env);
 
   const args = ['serverless', 'offline', 'start', '--stage', 'local', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)];
   const child = spawn('npx', args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -135,4 +134,40 @@ function waitForReady(child: ChildProcess, output: () => string, timeoutMs: numb
     child.once('exit', onExit);
     child.once('error', onError);
   });
+}
+
+/** This process's environment without anything riskhook reads, plus `env`: for commands run as a user would. */
+export function cleanEnv(env: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!isRiskhookVariable(name)) clean[name] = value;
+  return { ...clean, ...env };
+}
+
+/** Every process descended from `root` (Linux /proc), to show none outlives a stop. */
+export function descendants(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, parent] of parents) if (parent === pid) found.push(child), walk(child);
+  };
+  walk(root);
+  return found;
+}
+
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -4,6 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
+import { loadConfig } from '../../lib/config.js';
+import { type Runtime, createRuntime } from '../../lib/runtime.js';
 import { MemoryVelocityStore } from '../../lib/velocity/memory.js';
 import { RedisVelocityStore, createRedisClient, createRedisClusterClient, lambdaClusterOptions } from '../../lib/velocity/redis.js';
 import { DEFAULT_LIMITS, type StoreLimits, type VelocityStore } from '../../lib/velocity/store.js';
@@ -30,3 +32,12 @@ export function makeStore(kind: (typeof STORE_KINDS)[number], limits: StoreLimit
 
 /** A random opaque key, as lib/identity would produce, so tests never share Redis keys. */
 export const randomKey = () => randomBytes(12).toString('base64url');
+
+/**
+ * A deployed-style runtime on the memory store, for unit tests that need no Redis. loadConfig refuses
+ * the memory store outside local runs, so the config names a Redis that is never dialled.
+ */
+export function memoryRuntime(env: Record<string, string>): Runtime {
+  const config = loadConfig({ REDIS_URL: 'redis://never-dialled.invalid:6379', ...env });
+  return createRuntime(config, new MemoryVelocityStore(config.limits));
+}

@@ -4,18 +4,27 @@
  * loadConfig reads RISKHOOK_POLICY relative to the working directory (the repo root under vitest).
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Config, loadConfig } from '../../lib/config.js';
+import { type Config, KNOWN_RISKHOOK_VARIABLES, loadConfig } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
-import { LOCAL_GENERIC_SECRET, LOCAL_PEPPER } from '../../lib/local-defaults.js';
+import {
+  LOCAL_ALIPAY_PUBLIC_KEY,
+  LOCAL_GENERIC_SECRET,
+  LOCAL_PEPPER,
+  LOCAL_STRIPE_SECRET,
+  LOCAL_WECHATPAY_APIV3_KEY,
+  LOCAL_WECHATPAY_PUBLIC_KEY,
+} from '../../lib/local-defaults.js';
 import { loadPolicyFile } from '../../lib/policy/load.js';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const PEPPER = randomBytes(24).toString('hex');
-const LAMBDA = { GENERIC_WEBHOOK_SECRETS: SECRET, RISKHOOK_PEPPER: PEPPER }; // a valid deployed environment
+const REDIS_URL = 'redis://10.0.0.1:6379'; // never dialled: loadConfig only reads the environment
+const SECRETS = { GENERIC_WEBHOOK_SECRETS: SECRET, RISKHOOK_PEPPER: PEPPER };
+const LAMBDA = { ...SECRETS, REDIS_URL }; // a valid deployed environment
 /** Every variable a local run with nothing set fills with its local-only default. */
 const ALL_DEFAULTED = [
   'ALIPAY_PUBLIC_KEYS', 'GENERIC_WEBHOOK_SECRETS', 'RISKHOOK_PEPPER', 'STRIPE_WEBHOOK_SECRETS', 'WECHATPAY_APIV3_KEY', 'WECHATPAY_PUBLIC_KEYS',
@@ -67,8 +76,12 @@ describe('local runs', () => {
     expect([...config.localDefaults].sort()).toEqual(ALL_DEFAULTED);
   });
 
-  it('treats an empty variable as unset', () => {
-    expect(loadConfig({ IS_OFFLINE: 'true', RISKHOOK_PEPPER: '' }).pepper).toBe(LOCAL_PEPPER);
+  it('treats an empty or blank variable as unset', () => {
+    for (const blank of ['', ' ', '\t\n ']) {
+      expect(loadConfig({ IS_OFFLINE: 'true', RISKHOOK_PEPPER: blank }).pepper).toBe(LOCAL_PEPPER);
+      expect(loadConfig({ IS_OFFLINE: 'true', RISKHOOK_DEADLINE_MS: blank }).deadlineMs).toBe(800);
+      expect(loadConfig({ ...LAMBDA, REDIS_CLUSTER_NODES: blank }).redisCluster).toBeUndefined();
+    }
   });
 });
 
@@ -99,6 +112,35 @@ describe('deployed (not local) runs', () => {
     }
   });
 
+  it('refuse every other spelling of the local-only generic secret: the same key bytes (unpadded, non-canonical base64)', () => {
+    const b64 = LOCAL_GENERIC_SECRET.slice('whsec_'.length);
+    expect(b64.endsWith('=')).toBe(true); // the published spelling is padded
+    const unpadded = `whsec_${b64.replace(/=+$/, '')}`;
+    // Base64 of 38 bytes leaves 2 unused bits in the last character: flipping them spells the same bytes.
+    const last = b64.replace(/=+$/, '').slice(-1);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const nonCanonical = `whsec_${b64.replace(/=+$/, '').slice(0, -1)}${alphabet[alphabet.indexOf(last) + 1]}=`;
+    for (const spelling of [unpadded, nonCanonical]) {
+      expect(spelling).not.toBe(LOCAL_GENERIC_SECRET);
+      expect(refusal({ ...LAMBDA, GENERIC_WEBHOOK_SECRETS: `${SECRET},${spelling}` })).toMatch(/GENERIC_WEBHOOK_SECRETS: the local-only value is refused/);
+    }
+  });
+
+  it('refuse the other local-only values and spellings derived from them', () => {
+    const other = (name: string, value: string) => refusal({ ...LAMBDA, [name]: value });
+    expect(other('STRIPE_WEBHOOK_SECRETS', LOCAL_STRIPE_SECRET)).toMatch(/STRIPE_WEBHOOK_SECRETS: the local-only value is refused/);
+    expect(other('STRIPE_WEBHOOK_SECRETS', `${LOCAL_STRIPE_SECRET}2`)).toMatch(/STRIPE_WEBHOOK_SECRETS: the local-only value is refused/);
+    expect(other('RISKHOOK_PEPPER', `${LOCAL_PEPPER} `)).toMatch(/RISKHOOK_PEPPER: the local-only value is refused/);
+    expect(other('RISKHOOK_PEPPER', LOCAL_PEPPER.toUpperCase())).toMatch(/RISKHOOK_PEPPER: the local-only value is refused/);
+    const wechat = { WECHATPAY_PUBLIC_KEYS: JSON.stringify({ SERIAL1: LOCAL_WECHATPAY_PUBLIC_KEY }), WECHATPAY_APIV3_KEY: LOCAL_WECHATPAY_APIV3_KEY };
+    const message = refusal({ ...LAMBDA, ...wechat });
+    expect(message).toMatch(/WECHATPAY_APIV3_KEY: the local-only value is refused/);
+    expect(message).toMatch(/WECHATPAY_PUBLIC_KEYS: the local-only value is refused/);
+    // An RSA key is compared as DER: the same key without PEM line breaks is the same key.
+    const oneLine = LOCAL_ALIPAY_PUBLIC_KEY.replace(/\n(?!-----END)/g, '').replace('KEY-----', 'KEY-----\n');
+    expect(refusal({ ...LAMBDA, ALIPAY_PUBLIC_KEYS: oneLine })).toMatch(/ALIPAY_PUBLIC_KEYS: the local-only value is refused/);
+  });
+
   it('refuse the local-only pepper even when set explicitly', () => {
     const message = refusal({ ...LAMBDA, RISKHOOK_PEPPER: LOCAL_PEPPER });
     expect(message).toMatch(/RISKHOOK_PEPPER: the local-only value is refused/);
@@ -109,6 +151,15 @@ describe('deployed (not local) runs', () => {
     const message = refusal({ ...LAMBDA, GENERIC_WEBHOOK_SECRETS: UNRESOLVED });
     expect(message).toMatch(/GENERIC_WEBHOOK_SECRETS: holds an unresolved reference/);
     expect(refusal({ ...LAMBDA, REDIS_URL: '{{resolve:ssm:/redis}}' })).toMatch(/REDIS_URL: holds an unresolved reference/);
+  });
+
+  it('refuse the per-container memory store: REDIS_URL and REDIS_CLUSTER_NODES unset, empty or blank', () => {
+    for (const redis of [{}, { REDIS_URL: '', REDIS_CLUSTER_NODES: '' }, { REDIS_URL: ' ', REDIS_CLUSTER_NODES: '\t' }]) {
+      const message = refusal({ ...SECRETS, ...redis });
+      expect(message).toMatch(/REDIS_URL, REDIS_CLUSTER_NODES: one is required outside local runs/);
+    }
+    // Locally the memory store is the default.
+    expect(loadConfig({ IS_OFFLINE: 'true', REDIS_URL: '', REDIS_CLUSTER_NODES: ' ' })).toMatchObject({ redisUrl: undefined, redisCluster: undefined });
   });
 
   it('accept several comma-separated secrets (rotation), trimming spaces', () => {
@@ -148,6 +199,46 @@ describe('invalid values', () => {
   });
 });
 
+describe('RISKHOOK_DEADLINE_MS and the function timeout (RISKHOOK_FUNCTION_TIMEOUT_S)', () => {
+  it('refuses a deadline at or above the timeout, locally too', () => {
+    for (const base of [LAMBDA, { IS_OFFLINE: 'true' }]) {
+      for (const deadline of ['6000', '7000']) {
+        expect(refusal({ ...base, RISKHOOK_FUNCTION_TIMEOUT_S: '6', RISKHOOK_DEADLINE_MS: deadline })).toMatch(
+          new RegExp(`RISKHOOK_DEADLINE_MS: ${deadline} ms is not below the function's timeout \\(6 s\\)`),
+        );
+      }
+      expect(loadConfig({ ...base, RISKHOOK_FUNCTION_TIMEOUT_S: '6', RISKHOOK_DEADLINE_MS: '5999' }).deadlineMs).toBe(5_999);
+    }
+    expect(refusal({ ...LAMBDA, RISKHOOK_FUNCTION_TIMEOUT_S: '0' })).toMatch(/RISKHOOK_FUNCTION_TIMEOUT_S: expected at least 1/);
+  });
+
+  it('serverless.yml passes the provider timeout, which is above the default deadline', () => {
+    const yml = readFileSync('serverless.yml', 'utf8');
+    expect(yml).toMatch(/RISKHOOK_FUNCTION_TIMEOUT_S: \$\{self:provider\.timeout\}/);
+    const timeout = Number(/^  timeout: (\d+)$/m.exec(yml)![1]);
+    expect(loadConfig({ ...LAMBDA, RISKHOOK_FUNCTION_TIMEOUT_S: String(timeout) }).deadlineMs).toBeLessThan(timeout * 1_000);
+  });
+});
+
+describe('unknown RISKHOOK_* variables', () => {
+  it('are refused with the closest known name, locally too', () => {
+    for (const base of [LAMBDA, { IS_OFFLINE: 'true' }]) {
+      expect(refusal({ ...base, RISKHOOK_DEADLNE_MS: '300' })).toMatch(/RISKHOOK_DEADLNE_MS: not a riskhook variable; did you mean RISKHOOK_DEADLINE_MS\?/);
+    }
+    expect(refusal({ ...LAMBDA, RISKHOOK_POLCY: 'policies/default.yaml' })).toMatch(/did you mean RISKHOOK_POLICY\?/);
+    expect(refusal({ ...LAMBDA, RISKHOOK_ON_STORE_FAILUR: 'approve' })).toMatch(/did you mean RISKHOOK_ON_STORE_FAILURE\?/);
+  });
+
+  it('the known names are the schema\'s (every one accepted) and the tools\' (RISKHOOK_URL for npm run send)', () => {
+    expect(KNOWN_RISKHOOK_VARIABLES).toEqual(expect.arrayContaining(['RISKHOOK_DEADLINE_MS', 'RISKHOOK_POLICY', 'RISKHOOK_PEPPER', 'RISKHOOK_STAGE', 'RISKHOOK_URL']));
+    expect(loadConfig({ ...LAMBDA, RISKHOOK_URL: 'http://localhost:3000', RISKHOOK_STAGE: 'prod' }).stage).toBe('prod');
+    // Every RISKHOOK_* variable serverless.yml sets is known.
+    const set = [...readFileSync('serverless.yml', 'utf8').matchAll(/^ {4}(RISKHOOK_[A-Z0-9_]+):/gm)].map((m) => m[1]);
+    expect(set.length).toBeGreaterThan(3);
+    expect(set.filter((name) => !KNOWN_RISKHOOK_VARIABLES.includes(name!))).toEqual([]);
+  });
+});
+
 describe('RISKHOOK_POLICY', () => {
   it('loads the policy it points to', () => {
     const path = join(dir, 'tiny.yaml');
@@ -179,13 +270,13 @@ describe('RISKHOOK_POLICY', () => {
 describe('Redis: REDIS_URL, REDIS_CLUSTER_NODES, REDIS_USERNAME, REDIS_PASSWORD', () => {
   it('REDIS_URL: one node, redis:// or rediss:// (TLS, which ioredis applies from the scheme)', () => {
     for (const url of ['redis://127.0.0.1:6379', 'rediss://master.riskhook.abc123.use1.cache.amazonaws.com:6379']) {
-      const config = loadConfig({ ...LAMBDA, REDIS_URL: url });
+      const config = loadConfig({ ...SECRETS, REDIS_URL: url });
       expect(config).toMatchObject({ redisUrl: url, redisCluster: undefined, redisAuth: undefined });
     }
   });
 
   it('REDIS_CLUSTER_NODES: comma-separated host:port startup nodes, IPv6 in brackets, spaces trimmed', () => {
-    const config = loadConfig({ ...LAMBDA, REDIS_CLUSTER_NODES: ' 10.0.1.5:6379, redis-2.internal:7001 ,[fd00::1]:6380,' });
+    const config = loadConfig({ ...SECRETS, REDIS_CLUSTER_NODES: ' 10.0.1.5:6379, redis-2.internal:7001 ,[fd00::1]:6380,' });
     expect(config.redisUrl).toBeUndefined();
     expect(config.redisCluster).toEqual({
       nodes: [{ host: '10.0.1.5', port: 6379 }, { host: 'redis-2.internal', port: 7001 }, { host: 'fd00::1', port: 6380 }],
@@ -195,11 +286,11 @@ describe('Redis: REDIS_URL, REDIS_CLUSTER_NODES, REDIS_USERNAME, REDIS_PASSWORD'
 
   it('REDIS_CLUSTER_NODES: rediss:// entries are TLS, redis:// entries are not', () => {
     const endpoint = 'clustercfg.riskhook.abc123.use1.cache.amazonaws.com';
-    expect(loadConfig({ ...LAMBDA, REDIS_CLUSTER_NODES: `rediss://${endpoint}:6379` }).redisCluster).toEqual({
+    expect(loadConfig({ ...SECRETS, REDIS_CLUSTER_NODES: `rediss://${endpoint}:6379` }).redisCluster).toEqual({
       nodes: [{ host: endpoint, port: 6379 }],
       tls: true,
     });
-    expect(loadConfig({ ...LAMBDA, REDIS_CLUSTER_NODES: 'redis://a:1,redis://b:65535/' }).redisCluster).toEqual({
+    expect(loadConfig({ ...SECRETS, REDIS_CLUSTER_NODES: 'redis://a:1,redis://b:65535/' }).redisCluster).toEqual({
       nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 65_535 }],
       tls: false,
     });
@@ -217,47 +308,47 @@ describe('Redis: REDIS_URL, REDIS_CLUSTER_NODES, REDIS_USERNAME, REDIS_PASSWORD'
     [' , ', /REDIS_CLUSTER_NODES: expected one or more host:port/],
     ['rediss://a:6379,b:6379', /REDIS_CLUSTER_NODES: mixes TLS \(rediss:\/\/\) and plain entries/],
   ])('REDIS_CLUSTER_NODES=%j is refused, naming it (locally too)', (value, message) => {
-    for (const base of [LAMBDA, { IS_OFFLINE: 'true' }]) expect(refusal({ ...base, REDIS_CLUSTER_NODES: value })).toMatch(message);
+    for (const base of [SECRETS, { IS_OFFLINE: 'true' }]) expect(refusal({ ...base, REDIS_CLUSTER_NODES: value })).toMatch(message);
   });
 
   it('REDIS_CLUSTER_NODES: credentials are refused, and not echoed', () => {
-    const message = refusal({ ...LAMBDA, REDIS_CLUSTER_NODES: 'rediss://riskhook:hunter2-secret@a:6379' });
+    const message = refusal({ ...SECRETS, REDIS_CLUSTER_NODES: 'rediss://riskhook:hunter2-secret@a:6379' });
     expect(message).toMatch(/REDIS_CLUSTER_NODES: credentials go in REDIS_USERNAME \/ REDIS_PASSWORD/);
     expect(message).not.toContain('hunter2');
   });
 
   it('REDIS_URL and REDIS_CLUSTER_NODES together are refused', () => {
-    expect(refusal({ ...LAMBDA, REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'a:6379' })).toMatch(
+    expect(refusal({ ...SECRETS, REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'a:6379' })).toMatch(
       /REDIS_CLUSTER_NODES: set either REDIS_URL \(one node\) or REDIS_CLUSTER_NODES \(a cluster\), not both/,
     );
     // An empty one is unset (a deploy that turns the cluster default off with REDIS_CLUSTER_NODES=).
-    expect(loadConfig({ ...LAMBDA, REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: '' }).redisCluster).toBeUndefined();
+    expect(loadConfig({ ...SECRETS, REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: '' }).redisCluster).toBeUndefined();
   });
 
   it('REDIS_PASSWORD (ElastiCache AUTH token) and REDIS_USERNAME (RBAC user) go with either store', () => {
     const password = randomBytes(24).toString('hex');
-    expect(loadConfig({ ...LAMBDA, REDIS_CLUSTER_NODES: 'rediss://a:6379', REDIS_PASSWORD: password }).redisAuth).toEqual({ password });
-    expect(loadConfig({ ...LAMBDA, REDIS_URL: 'rediss://a:6379', REDIS_USERNAME: 'riskhook', REDIS_PASSWORD: password }).redisAuth).toEqual({
+    expect(loadConfig({ ...SECRETS, REDIS_CLUSTER_NODES: 'rediss://a:6379', REDIS_PASSWORD: password }).redisAuth).toEqual({ password });
+    expect(loadConfig({ ...SECRETS, REDIS_URL: 'rediss://a:6379', REDIS_USERNAME: 'riskhook', REDIS_PASSWORD: password }).redisAuth).toEqual({
       username: 'riskhook',
       password,
     });
     // Credentials in REDIS_URL itself still work (ioredis reads them), but not twice.
-    expect(loadConfig({ ...LAMBDA, REDIS_URL: `rediss://riskhook:${password}@a:6379` }).redisAuth).toBeUndefined();
-    const twice = refusal({ ...LAMBDA, REDIS_URL: `rediss://riskhook:${password}@a:6379`, REDIS_PASSWORD: password });
+    expect(loadConfig({ ...SECRETS, REDIS_URL: `rediss://riskhook:${password}@a:6379` }).redisAuth).toBeUndefined();
+    const twice = refusal({ ...SECRETS, REDIS_URL: `rediss://riskhook:${password}@a:6379`, REDIS_PASSWORD: password });
     expect(twice).toMatch(/REDIS_PASSWORD: REDIS_URL carries credentials already/);
     expect(twice).not.toContain(password);
   });
 
   it('REDIS_USERNAME needs REDIS_PASSWORD, and either needs a Redis; no message shows the password', () => {
     const password = randomBytes(24).toString('hex');
-    expect(refusal({ ...LAMBDA, REDIS_CLUSTER_NODES: 'a:6379', REDIS_USERNAME: 'riskhook' })).toMatch(/REDIS_USERNAME: requires REDIS_PASSWORD/);
-    const orphan = refusal({ ...LAMBDA, REDIS_PASSWORD: password });
+    expect(refusal({ ...SECRETS, REDIS_CLUSTER_NODES: 'a:6379', REDIS_USERNAME: 'riskhook' })).toMatch(/REDIS_USERNAME: requires REDIS_PASSWORD/);
+    const orphan = refusal({ ...SECRETS, REDIS_PASSWORD: password });
     expect(orphan).toMatch(/REDIS_PASSWORD: set without REDIS_URL or REDIS_CLUSTER_NODES/);
     expect(orphan).not.toContain(password);
   });
 
   it('unresolved references are refused on Lambda and ignored locally, as for every variable', () => {
-    expect(refusal({ ...LAMBDA, REDIS_CLUSTER_NODES: '{{resolve:ssm:/riskhook/prod/redis-cluster-nodes}}' })).toMatch(
+    expect(refusal({ ...SECRETS, REDIS_CLUSTER_NODES: '{{resolve:ssm:/riskhook/prod/redis-cluster-nodes}}' })).toMatch(
       /REDIS_CLUSTER_NODES: holds an unresolved reference/,
     );
     expect(loadConfig({ IS_OFFLINE: 'true', REDIS_CLUSTER_NODES: '{{resolve:ssm:/riskhook/dev/redis-cluster-nodes}}' }).redisCluster).toBeUndefined();

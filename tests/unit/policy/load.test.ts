@@ -124,6 +124,19 @@ describe('compilePolicy', () => {
     expect(message).toContain('password_free'); // the value that was meant
   });
 
+  it('refuses a currency or country that is not an ISO code (eq: cny never fires), naming the rule and field', () => {
+    const cny = refusal(policy([rule({ id: 'cny-only', when: { all: [{ feature: 'event.amount', gt: 1 }, { feature: 'event.currency', eq: 'cny' }] } })]));
+    expect(cny).toContain('rule "cny-only" (rules[0]) when.all[1].eq: "event.currency" is an ISO 4217 currency code, got "cny" (did you mean "CNY"?)');
+    const list = refusal(policy([rule({ when: { feature: 'event.country', in: ['CN', 'UK', 'XX'] } })]));
+    expect(list).toContain('when.in[1]: "event.country" is an ISO 3166-1 alpha-2 country code, got "UK"');
+    expect(list).toContain('when.in[2]: "event.country" is an ISO 3166-1 alpha-2 country code, got "XX"');
+    expect(refusal(policy([rule({ when: { feature: 'event.currency', notIn: ['RMB'] } })]))).toContain('got "RMB"');
+    // Real codes pass, the user-assigned XK (Kosovo, used by card networks) too.
+    for (const when of [{ feature: 'event.currency', in: ['CNY', 'USD', 'EUR', 'JPY'] }, { feature: 'event.country', ne: 'GB' }, { feature: 'event.country', eq: 'XK' }]) {
+      expect(compilePolicy(policy([rule({ when })])).rules).toHaveLength(1);
+    }
+  });
+
   it('refuses two comparisons in one leaf', () => {
     const message = refusal(policy([rule({ when: { any: [{ feature: 'event.amount', gt: 1, lt: 5 }] } })]));
     expect(message).toContain('rule "r1" (rules[0]) when.any[0]: expected exactly one comparison');

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Stripe from 'stripe';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../lib/config.js';
 import { BodyParseError, ConfigError, SchemaError, SignatureError } from '../../../lib/errors.js';
 import { type Decision, PaymentEvent } from '../../../lib/events.js';
 import { LOCAL_STRIPE_SECRET } from '../../../lib/local-defaults.js';
@@ -25,8 +24,9 @@ import {
   verifyStripeSignature,
 } from '../../../lib/providers/stripe.js';
 import type { RawRequest } from '../../../lib/providers/types.js';
-import { type Runtime, createRuntime } from '../../../lib/runtime.js';
+import type { Runtime } from '../../../lib/runtime.js';
 import { handleWebhook } from '../../../lib/webhook.js';
+import { memoryRuntime } from '../../support/stores.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -78,7 +78,7 @@ function thrown(fn: () => unknown): unknown {
 /** A runtime on the in-memory store, to show a refused request never reaches scoring. */
 let runtime: Runtime;
 beforeAll(() => {
-  runtime = createRuntime(loadConfig({ STRIPE_WEBHOOK_SECRETS: SECRET, RISKHOOK_PEPPER: randomBytes(16).toString('hex'), RISKHOOK_STAGE: 'test' }));
+  runtime = memoryRuntime({ STRIPE_WEBHOOK_SECRETS: SECRET, RISKHOOK_PEPPER: randomBytes(16).toString('hex'), RISKHOOK_STAGE: 'test' });
 });
 const storedDecision = (eventId: string) => runtime.store.readDecision(runtime.hasher.event('stripe', eventId));
 
