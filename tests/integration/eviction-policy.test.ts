@@ -18,10 +18,8 @@ let safe: ControlledRedis;
 
 beforeAll(async () => {
   out = captureOutput();
-  [evicting, safe] = await Promise.all([
-    ControlledRedis.start({ extraArgs: ['--maxmemory-policy', 'volatile-lru'] }),
-    ControlledRedis.start({ extraArgs: ['--maxmemory-policy', 'noeviction'] }),
-  ]);
+  evicting = await ControlledRedis.start({ extraArgs: ['--maxmemory-policy', 'volatile-lru'] });
+  safe = await ControlledRedis.start({ extraArgs: ['--maxmemory-policy', 'noeviction'] });
 });
 beforeEach(() => out.clear());
 afterAll(async () => {

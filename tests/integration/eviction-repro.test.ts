@@ -2,8 +2,8 @@
  * Why riskhook warns about a Redis that evicts (issue 8, item 5): on a full `volatile-lru` Redis
  * (ElastiCache's default policy), other customers' traffic evicts a held customer's velocity keys
  * and their next payment is approved, with nothing failing. With `noeviction` the same full Redis
- * refuses the write and the decision is degraded (the fallback holds), which the degraded-share
- * alarm sees. Real redis-servers with a small maxmemory; the default policy.
+ * refuses writes: decisions turn degraded (the fallback holds), which the degraded-share alarm
+ * sees, and the customer's counters are kept. Real redis-servers with a small maxmemory; the default policy.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -18,12 +18,10 @@ import { testLimits } from '../support/stores.js';
 const policy = loadPolicyFile('policies/default.yaml');
 const hasher = new IdentityHasher(randomBytes(16).toString('hex'));
 const MINUTE = 60_000;
-let servers: ControlledRedis[] = [];
+const servers: ControlledRedis[] = [];
 
 beforeAll(async () => {
-  servers = await Promise.all(
-    ['volatile-lru', 'noeviction'].map((p) => ControlledRedis.start({ extraArgs: ['--maxmemory', '3mb', '--maxmemory-policy', p] })),
-  );
+  for (const policy of ['volatile-lru', 'noeviction']) servers.push(await ControlledRedis.start({ extraArgs: ['--maxmemory', '3mb', '--maxmemory-policy', policy] }));
 });
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
@@ -65,7 +63,7 @@ async function scenario(server: ControlledRedis) {
   const third = await decide(payment(victim, 100_000, start + 90 * MINUTE), deps);
   const info = await client.info('stats');
   await deps.store.close();
-  return { first, second, third, evicted: Number(/evicted_keys:(\d+)/.exec(info)?.[1]) };
+  return { first, second, third, refused, evicted: Number(/evicted_keys:(\d+)/.exec(info)?.[1]) };
 }
 
 it('volatile-lru: other traffic evicts a held customer\'s counters, and their next payment is approved', async () => {
@@ -78,9 +76,12 @@ it('volatile-lru: other traffic evicts a held customer\'s counters, and their ne
   expect(third).toMatchObject({ decision: 'approve', degraded: false });
 });
 
-it('noeviction: the full Redis refuses the write, and the payment is held by the fallback, visibly degraded', async () => {
-  const { second, third, evicted } = await scenario(servers[1]!);
+it('noeviction: the full Redis refuses writes instead, and the payment is held (by the fallback, visibly degraded, or by its kept counters)', async () => {
+  const { second, third, evicted, refused } = await scenario(servers[1]!);
   expect(second).toMatchObject({ decision: 'hold', degraded: false });
   expect(evicted).toBe(0);
-  expect(third).toMatchObject({ decision: 'hold', degraded: 'store_unavailable' });
+  expect(refused).toBeGreaterThan(0);
+  // Memory hovers at the limit (buffers come and go): the third write is refused, or it lands and finds the counters.
+  expect(third.decision).toBe('hold');
+  expect([false, 'store_unavailable']).toContain(third.degraded);
 });

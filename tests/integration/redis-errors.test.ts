@@ -16,7 +16,9 @@ let guarded: ControlledRedis;
 
 beforeAll(async () => {
   out = captureOutput();
-  [stopped, guarded] = await Promise.all([ControlledRedis.start(), ControlledRedis.start({ extraArgs: ['--requirepass', PASSWORD] })]);
+  // One after the other, so a server that fails to start leaves none behind unclosed (afterAll).
+  stopped = await ControlledRedis.start();
+  guarded = await ControlledRedis.start({ extraArgs: ['--requirepass', PASSWORD] });
   await stopped.stop();
 });
 beforeEach(async () => {
