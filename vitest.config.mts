@@ -14,7 +14,8 @@ export default defineConfig({
   test: {
     globalSetup: ['tests/support/global-redis.ts'],
     include: ['tests/**/*.test.ts'],
-    testTimeout: 30_000,
+    // Generous: the fuzz suites run 10,000 cases each, and a busy 2-core machine can take several times as long.
+    testTimeout: 120_000,
     // Quiet runs: tests that look at logs or metrics turn them on for themselves.
     env: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
     hookTimeout: 120_000,

@@ -116,12 +116,11 @@ function stripeVerdict(parts: unknown, body: Buffer, corrupted: boolean, maxBody
   if (body.length > maxBodyBytes) return 413;
   if (corrupted) return corruptedVerdict(body);
   if (textProblem(parts) !== undefined) return 400;
-  const amount = rawAt(parts, ['data', 'object', 'pending_request', 'amount']);
-  if (isNonPlainNumber(amount)) return 422;
   const v = plain(parts);
-  // The envelope: enough to route.
+  // The envelope: enough to route. A non-authorization event is acknowledged whatever else it holds.
   if (!isPlainObject(v) || !isId(v.id) || typeof v.type !== 'string' || v.type.length === 0 || codePoints(v.type) > 256) return 422;
   if (v.type !== REQUEST) return 'ack';
+  if (isNonPlainNumber(rawAt(parts, ['data', 'object', 'pending_request', 'amount']))) return 422;
   if (!optional((o) => o === 'event')(v, 'object') || !optional(isSeconds)(v, 'created')) return 422;
   if (!isPlainObject(v.data) || !isValidAuthorization(v.data.object)) return 422;
   const auth = v.data.object;
