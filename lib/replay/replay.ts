@@ -26,6 +26,8 @@ export interface ReplayOptions extends ScorerOptions {
   /** Called every so often with the bytes read and the payments replayed. */
   readonly onProgress?: (bytes: number, payments: number) => void;
   readonly onBadRecord?: (error: HistoryError) => void;
+  /** Every payment as each policy decided it, warm-up included (for tools and tests that look at single decisions). */
+  readonly onPayment?: (item: HistoryItem & { kind: 'payment' }, outcomes: readonly Outcome[]) => void;
 }
 
 export const DEFAULT_REORDER_WINDOW_MS = 10 * 60_000;
@@ -71,6 +73,7 @@ export async function replay(options: ReplayOptions): Promise<Report> {
         continue;
       }
       for (let i = 0; i < scorers.length; i++) outcomes[i] = await scorers[i]!.payment(item.event, item.clock);
+      options.onPayment?.(item, outcomes);
       if (item.clock < first + warmupMs) warmup++;
       else {
         reportedFrom ??= item.clock;
