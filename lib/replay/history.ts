@@ -163,6 +163,7 @@ class ArraySplitter {
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk.charCodeAt(i);
       if (c === 10) this.#line++;
+      if (from === -1 && this.#elementLine !== 0) from = i; // an element continued from the previous chunk
       if (this.#inString) {
         if (this.#escaped) this.#escaped = false;
         else if (c === 92) this.#escaped = true;
@@ -189,11 +190,11 @@ class ArraySplitter {
         }
         continue;
       }
-      if (from === -1 && this.#elementLine === 0) {
+      if (from === -1) {
         if (space) continue;
         this.#elementLine = this.#line;
+        from = i;
       }
-      if (from === -1) from = i;
       if (c === 34) this.#inString = true;
       else if (c === 91 || c === 123) this.#depth++;
       else if (c === 93 || c === 125) this.#depth--;
