@@ -6,7 +6,6 @@
  * live through decide(). Prints the report; --out writes history.jsonl and labels.jsonl (for
  * `npm run replay`), report.json and report.html.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { logger } from '../lib/observability.js';
@@ -15,7 +14,8 @@ import { renderTable, writeReport } from '../lib/replay/index.js';
 import { progressBar } from '../lib/replay/progress.js';
 import { moneyFormat } from '../lib/replay/table.js';
 import { STRATEGY_DESCRIPTIONS, parseAttacks } from '../lib/simulate/attackers.js';
-import { simulate } from '../lib/simulate/simulate.js';
+import { simulateToFiles } from '../lib/simulate/files.js';
+import { type SimulationResult, simulate } from '../lib/simulate/simulate.js';
 import { parseDuration } from '../lib/velocity/windows.js';
 
 const USAGE =
@@ -28,26 +28,6 @@ function whole(name: string, text: string, min: number, max: number): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name}: expected a whole number from ${min} to ${max}`);
   return n;
-}
-
-/** Buffered line writer: one write per few hundred lines. */
-function lineWriter(path: string): { write(line: string): void; close(): void } {
-  const fd = openSync(path, 'w');
-  let buffer: string[] = [];
-  const flush = () => {
-    if (buffer.length) writeSync(fd, `${buffer.join('\n')}\n`);
-    buffer = [];
-  };
-  return {
-    write(line) {
-      buffer.push(line);
-      if (buffer.length >= 500) flush();
-    },
-    close() {
-      flush();
-      closeSync(fd);
-    },
-  };
 }
 
 async function main(): Promise<void> {
@@ -80,12 +60,9 @@ async function main(): Promise<void> {
   logger.setLogLevel('SILENT');
   const policy = { policy: loadPolicyFile(values.policy), file: values.policy };
   const out = values.out;
-  if (out) mkdirSync(out, { recursive: true });
-  const history = out ? lineWriter(join(out, 'history.jsonl')) : undefined;
-  const labels = out ? lineWriter(join(out, 'labels.jsonl')) : undefined;
   const progress = progressBar('simulate');
   const started = Date.now();
-  const result = await simulate({
+  const options = {
     policy,
     days: whole('days', values.days, 1, 366),
     people: whole('people', values.people, 1, 1_000_000),
@@ -93,17 +70,10 @@ async function main(): Promise<void> {
     warmupDays: warmupMs / 86_400_000,
     attacks,
     noticeHours: Number(values['notice-hours']) > 0 ? Number(values['notice-hours']) : 12,
-    ...(out && {
-      onPayment: (event, label) => {
-        history!.write(JSON.stringify(event));
-        labels!.write(`{"id":${JSON.stringify(event.id)},"label":"${label}"}`);
-      },
-    }),
-    onProgress: (done, total, payments) => progress.update(done, total, `${payments.toLocaleString('en-US')} payments`),
-  });
+    onProgress: (done: number, total: number, payments: number) => progress.update(done, total, `${payments.toLocaleString('en-US')} payments`),
+  };
+  const result: SimulationResult = out ? await simulateToFiles(options, out) : await simulate(options);
   progress.end();
-  history?.close();
-  labels?.close();
   if (values.json) console.log(JSON.stringify({ ...result.report, attacks: result.attacks }, null, 2));
   else {
     console.log(renderTable(result.report));
