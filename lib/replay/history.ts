@@ -59,27 +59,34 @@ export interface ReadOptions {
   readonly onBytes?: (bytes: number) => void;
 }
 
-/** Reads and classifies every record of a history file, in file order. */
-export async function* readHistory(path: string, counts: HistoryCounts, options: ReadOptions = {}): AsyncGenerator<HistoryItem> {
-  for await (const { text, line } of records(await openHistory(path, options.onBytes))) {
-    counts.records++;
-    let item: HistoryItem | Skip;
-    try {
-      item = parseRecord(text, line);
-    } catch (error) {
-      if (!(error instanceof HistoryError)) throw error;
-      counts.badRecords++;
-      if (options.strict) throw error;
-      options.onBadRecord?.(error);
-      continue;
+/**
+ * Reads and classifies every record of a history file, in file order, in batches (one per chunk
+ * read: a promise per chunk rather than per record keeps the reader's own cost small).
+ */
+export async function* readHistory(path: string, counts: HistoryCounts, options: ReadOptions = {}): AsyncGenerator<HistoryItem[]> {
+  for await (const batch of records(await openHistory(path, options.onBytes))) {
+    const items: HistoryItem[] = [];
+    for (const { text, line } of batch) {
+      counts.records++;
+      let item: HistoryItem | Skip;
+      try {
+        item = parseRecord(text, line);
+      } catch (error) {
+        if (!(error instanceof HistoryError)) throw error;
+        counts.badRecords++;
+        if (options.strict) throw error;
+        options.onBadRecord?.(error);
+        continue;
+      }
+      if (item === 'duplicate') counts.duplicates++;
+      else if (item === 'log') counts.otherLogLines++;
+      else {
+        if (item.kind === 'payment') counts.payments++;
+        else counts.bindings++;
+        items.push(item);
+      }
     }
-    if (item === 'duplicate') counts.duplicates++;
-    else if (item === 'log') counts.otherLogLines++;
-    else {
-      if (item.kind === 'payment') counts.payments++;
-      else counts.bindings++;
-      yield item;
-    }
+    if (items.length) yield items;
   }
 }
 
@@ -102,47 +109,49 @@ export async function openHistory(path: string, onBytes?: (bytes: number) => voi
   return stream;
 }
 
+export interface RawRecord {
+  readonly text: string;
+  readonly line: number;
+}
+
 /**
- * The records of a text stream: one per non-blank line (JSONL), or, when the text starts with "[",
- * one per element of that array (each with the line it starts on), without holding the whole array.
+ * The records of a text stream, a batch per chunk: one per non-blank line (JSONL), or, when the
+ * text starts with "[", one per element of that array (each with the line it starts on), without
+ * holding the whole array.
  */
-export async function* records(chunks: AsyncIterable<string>): AsyncGenerator<{ text: string; line: number }> {
+export async function* records(chunks: AsyncIterable<string>): AsyncGenerator<RawRecord[]> {
   let mode: 'unknown' | 'lines' | 'array' = 'unknown';
   let pending = '';
   let line = 1;
   const splitter = new ArraySplitter();
   for await (const chunk of chunks) {
+    let text = chunk;
     if (mode === 'unknown') {
       pending += chunk;
       const first = /\S/.exec(pending);
       if (!first) continue;
       mode = pending[first.index] === '[' ? 'array' : 'lines';
-      if (mode === 'array') {
-        yield* splitter.push(pending);
-        pending = '';
-        continue;
-      }
-      const text = pending;
+      text = pending;
       pending = '';
-      yield* lines(text);
-      continue;
     }
-    if (mode === 'array') yield* splitter.push(chunk);
-    else yield* lines(chunk);
+    const batch = mode === 'array' ? splitter.push(text) : lines(text);
+    if (batch.length) yield batch;
   }
-  if (mode === 'lines' && pending.trim() !== '') yield { text: pending, line };
+  if (mode === 'lines' && pending.trim() !== '') yield [{ text: pending, line }];
   if (mode === 'array') splitter.end();
 
-  function* lines(chunk: string): Generator<{ text: string; line: number }> {
+  function lines(chunk: string): RawRecord[] {
+    const batch: RawRecord[] = [];
     let start = 0;
     for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
       const text = pending + chunk.slice(start, nl);
       pending = '';
-      if (text.trim() !== '') yield { text, line };
+      if (text.trim() !== '') batch.push({ text, line });
       line++;
       start = nl + 1;
     }
     pending += chunk.slice(start);
+    return batch;
   }
 }
 
@@ -158,7 +167,8 @@ class ArraySplitter {
   #line = 1;
   #closed = false;
 
-  *push(chunk: string): Generator<{ text: string; line: number }> {
+  push(chunk: string): RawRecord[] {
+    const batch: RawRecord[] = [];
     let from = -1; // where the current element starts in this chunk
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk.charCodeAt(i);
@@ -179,7 +189,7 @@ class ArraySplitter {
       }
       if (this.#depth === 1 && (c === 44 || c === 93)) {
         const text = this.#element + (from === -1 ? '' : chunk.slice(from, i));
-        if (text.trim() !== '') yield { text, line: this.#elementLine };
+        if (text.trim() !== '') batch.push({ text, line: this.#elementLine });
         else if (c === 44) throw new HistoryError(this.#line, 'empty array element');
         this.#element = '';
         this.#elementLine = 0;
@@ -200,6 +210,7 @@ class ArraySplitter {
       else if (c === 93 || c === 125) this.#depth--;
     }
     if (from !== -1) this.#element += chunk.slice(from);
+    return batch;
   }
 
   end(): void {

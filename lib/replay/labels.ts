@@ -13,7 +13,7 @@ export interface Labels {
 
 export async function readLabels(path: string): Promise<Labels> {
   const byId = new Map<string, Label>();
-  for await (const { text, line } of records(await openHistory(path))) {
+  for await (const batch of records(await openHistory(path))) for (const { text, line } of batch) {
     let value: { id?: unknown; label?: unknown };
     try {
       value = JSON.parse(text) as typeof value;

@@ -16,27 +16,39 @@ export interface OrderCounts {
   peakBuffered: number;
 }
 
-export async function* inRecordedOrder<T extends Clocked>(items: AsyncIterable<T>, windowMs: number, counts: OrderCounts, onLate?: (item: T, behindMs: number) => void): AsyncGenerator<T> {
+/** Batches in, batches out (a promise per batch, not per record). */
+export async function* inRecordedOrder<T extends Clocked>(
+  batches: AsyncIterable<readonly T[]>,
+  windowMs: number,
+  counts: OrderCounts,
+  onLate?: (item: T, behindMs: number) => void,
+): AsyncGenerator<T[]> {
   const heap = new MinHeap<T>();
   let newest = -Infinity;
   let released = -Infinity;
-  for await (const item of items) {
-    if (item.clock < released) {
-      counts.late++;
-      onLate?.(item, released - item.clock);
-      yield item;
-      continue;
+  for await (const batch of batches) {
+    const out: T[] = [];
+    for (const item of batch) {
+      if (item.clock < released) {
+        counts.late++;
+        onLate?.(item, released - item.clock);
+        out.push(item);
+        continue;
+      }
+      heap.push(item);
+      if (heap.size > counts.peakBuffered) counts.peakBuffered = heap.size;
+      if (item.clock > newest) newest = item.clock;
+      while (heap.size > 0 && heap.peek()!.clock <= newest - windowMs) {
+        const next = heap.pop()!;
+        released = next.clock;
+        out.push(next);
+      }
     }
-    heap.push(item);
-    if (heap.size > counts.peakBuffered) counts.peakBuffered = heap.size;
-    if (item.clock > newest) newest = item.clock;
-    while (heap.size > 0 && heap.peek()!.clock <= newest - windowMs) {
-      const next = heap.pop()!;
-      released = next.clock;
-      yield next;
-    }
+    if (out.length) yield out;
   }
-  while (heap.size > 0) yield heap.pop()!;
+  const rest: T[] = [];
+  while (heap.size > 0) rest.push(heap.pop()!);
+  if (rest.length) yield rest;
 }
 
 /** A binary min-heap on (clock, arrival): equal clocks keep arrival order. */

@@ -65,21 +65,23 @@ export async function replay(options: ReplayOptions): Promise<Report> {
       },
     });
     const outcomes: Outcome[] = new Array<Outcome>(scorers.length);
-    for await (const item of inRecordedOrder<HistoryItem>(items, reorderWindowMs, order)) {
-      first ??= item.clock;
-      if (last === undefined || item.clock > last) last = item.clock;
-      if (item.kind === 'binding') {
-        for (const scorer of scorers) await scorer.binding(item.binding, item.clock);
-        continue;
+    for await (const batch of inRecordedOrder<HistoryItem>(items, reorderWindowMs, order)) {
+      for (const item of batch) {
+        first ??= item.clock;
+        if (last === undefined || item.clock > last) last = item.clock;
+        if (item.kind === 'binding') {
+          for (const scorer of scorers) await scorer.binding(item.binding, item.clock);
+          continue;
+        }
+        for (let i = 0; i < scorers.length; i++) outcomes[i] = await scorers[i]!.payment(item.event, item.clock);
+        options.onPayment?.(item, outcomes);
+        if (item.clock < first + warmupMs) warmup++;
+        else {
+          reportedFrom ??= item.clock;
+          builder.add(item.event, item.clock, outcomes, item.recorded, item.line);
+        }
+        if (++payments % 10_000 === 0) options.onProgress?.(bytes, payments);
       }
-      for (let i = 0; i < scorers.length; i++) outcomes[i] = await scorers[i]!.payment(item.event, item.clock);
-      options.onPayment?.(item, outcomes);
-      if (item.clock < first + warmupMs) warmup++;
-      else {
-        reportedFrom ??= item.clock;
-        builder.add(item.event, item.clock, outcomes, item.recorded, item.line);
-      }
-      if (++payments % 10_000 === 0) options.onProgress?.(bytes, payments);
     }
     options.onProgress?.(bytes, payments);
   } finally {

@@ -52,13 +52,13 @@ async function read(name: string, content: string | Buffer, strict = false) {
   const counts = emptyCounts();
   const bad: HistoryError[] = [];
   const items: HistoryItem[] = [];
-  for await (const item of readHistory(path, counts, { strict, onBadRecord: (e) => bad.push(e) })) items.push(item);
+  for await (const batch of readHistory(path, counts, { strict, onBadRecord: (e) => bad.push(e) })) items.push(...batch);
   return { items, counts, bad };
 }
 
-async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
+async function collect<T>(source: AsyncIterable<readonly T[]>): Promise<T[]> {
   const out: T[] = [];
-  for await (const x of source) out.push(x);
+  for await (const batch of source) out.push(...batch);
   return out;
 }
 
@@ -165,8 +165,9 @@ describe('bad records', () => {
 });
 
 describe('recorded time order', () => {
+  /** One record per batch: ordering must not depend on how records are batched. */
   async function* from<T>(items: T[]) {
-    yield* items;
+    for (const item of items) yield [item];
   }
   const at = (clock: number, n: number) => ({ clock, n });
 
