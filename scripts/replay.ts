@@ -67,6 +67,12 @@ async function main(): Promise<void> {
   if (new Set(versions).size !== versions.length) throw new UsageError(`two policies have the same version (${versions.join(', ')}): give the edited copy its own version`);
   const labels = values.labels ? { ...(await readLabels(values.labels)), source: values.labels } : undefined;
 
+  // As live: how long a repeated event id gets the stored decision (and how long the replay keeps decisions).
+  const ttl = process.env.RISKHOOK_DECISION_TTL_HOURS;
+  const decisionTtlHours = ttl === undefined || ttl === '' ? undefined : Number(ttl);
+  if (decisionTtlHours !== undefined && !(Number.isInteger(decisionTtlHours) && decisionTtlHours >= 1 && decisionTtlHours <= 720)) {
+    throw new UsageError('RISKHOOK_DECISION_TTL_HOURS: expected a whole number of hours from 1 to 720');
+  }
   const progress = progressBar('replay');
   const started = process.hrtime.bigint();
   const report = await replay({
@@ -80,6 +86,7 @@ async function main(): Promise<void> {
     strict: values.strict,
     examples,
     ...(values.redis && { redisUrl: values.redis }),
+    ...(decisionTtlHours !== undefined && { decisionTtlMs: decisionTtlHours * 3_600_000 }),
     onProgress: (bytes, payments) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       progress.update(bytes, size, `${payments.toLocaleString('en-US')} payments, ${Math.round(payments / Math.max(seconds, 1e-3)).toLocaleString('en-US')}/s`);

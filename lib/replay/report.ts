@@ -7,7 +7,7 @@
  */
 import type { PaymentEvent } from '../events.js';
 import type { Policy } from '../policy/load.js';
-import type { RecordedDecision } from './history.js';
+import type { HistoryCounts, RecordedDecision } from './history.js';
 import type { Outcome } from './scorer.js';
 
 export type Label = 'fraud' | 'legit';
@@ -123,14 +123,8 @@ export interface Comparison {
   examples: { approveToHold: Change[]; holdToApprove: Change[] };
 }
 
-export interface HistorySummary {
+export interface HistorySummary extends HistoryCounts {
   source: string;
-  records: number;
-  payments: number;
-  bindings: number;
-  duplicates: number;
-  otherLogLines: number;
-  badRecords: number;
   /** The first bad records, with their line numbers. */
   issues: { line: number; message: string }[];
   /** Records more than the reorder window behind the stream, replayed out of order. */

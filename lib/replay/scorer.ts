@@ -39,6 +39,8 @@ export interface ScorerOptions {
 
 export class NonEmptyRedisError extends Error {}
 
+const NONE: readonly string[] = Object.freeze([]);
+
 /** The store limits a live container derives from its policy (lib/config.ts), for the same decisions. */
 export function replayLimits(policy: Policy, options: ScorerOptions = {}): StoreLimits {
   return {
@@ -112,7 +114,7 @@ function scorer(policy: Policy, options: ScorerOptions, makeStore: (now: () => n
       clock.now = at;
       shadow.length = 0;
       const decision = await decide(event, deps, at);
-      return { decision, shadow: shadow.slice() };
+      return { decision, shadow: shadow.length === 0 ? NONE : shadow.slice() };
     },
     async binding(binding, at) {
       clock.now = at;
