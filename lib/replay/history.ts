@@ -44,7 +44,7 @@ export interface HistoryCounts {
   records: number;
   payments: number;
   bindings: number;
-  /** Repeated deliveries in the decision log (duplicate: true): the first delivery was the event. */
+  /** Repeated deliveries: decision log lines marked duplicate, or an event id seen again within the decision TTL. */
   duplicates: number;
   /** Log lines that are not decisions (start-up, refusals, bindings logged without their entities). */
   otherLogLines: number;

@@ -74,6 +74,12 @@ export async function replay(options: ReplayOptions): Promise<Report> {
           continue;
         }
         for (let i = 0; i < scorers.length; i++) outcomes[i] = await scorers[i]!.payment(item.event, item.clock);
+        if (outcomes[0]!.repeated) {
+          // The same event id again (a provider retry in a canonical history): answered from the stored decision, reported once.
+          counts.payments--;
+          counts.duplicates++;
+          continue;
+        }
         options.onPayment?.(item, outcomes);
         if (item.clock < first + warmupMs) warmup++;
         else {

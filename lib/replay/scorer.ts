@@ -17,6 +17,8 @@ import { DEFAULT_LIMITS, type StoreLimits, type VelocityStore } from '../velocit
 export interface Outcome {
   readonly decision: Decision;
   readonly shadow: readonly string[];
+  /** The event id was decided before (a repeated delivery): the stored decision, nothing counted. */
+  readonly repeated: boolean;
 }
 
 export interface Scorer {
@@ -68,18 +70,12 @@ export async function createScorers(policies: readonly Policy[], options: Scorer
   let open = policies.length;
   return policies.map((policy) => {
     const store = new RedisVelocityStore(client, replayLimits(policy, options));
-    const shared: VelocityStore = {
-      name: store.name,
-      claim: (key, now) => store.claim(key, now),
-      readDecision: (key) => store.readDecision(key),
-      saveDecision: (key, decision) => store.saveDecision(key, decision),
-      record: (request) => store.record(request),
-      recordBinding: (request) => store.recordBinding(request),
-      // The client is shared: the last scorer to close disconnects it.
+    // The client is shared: the last scorer to close disconnects it.
+    const shared = delegating(store, {
       close: async () => {
         if (--open === 0) await store.close();
       },
-    };
+    });
     return scorer(policy, options, () => shared, new IdentityHasher(randomBytes(16).toString('hex')));
   });
 }
@@ -100,8 +96,15 @@ function scorer(policy: Policy, options: ScorerOptions, makeStore: (now: () => n
   const now = () => clock.now;
   const store = makeStore(now);
   const shadow: string[] = [];
+  let repeated = false;
   const deps: DecideDeps = {
-    store,
+    store: delegating(store, {
+      claim: async (key, at) => {
+        const claim = await store.claim(key, at);
+        repeated = claim.state === 'decided';
+        return claim;
+      },
+    }),
     policy: recordingShadowHits(policy, shadow),
     hasher,
     deadlineMs: options.deadlineMs ?? 800,
@@ -113,14 +116,29 @@ function scorer(policy: Policy, options: ScorerOptions, makeStore: (now: () => n
     async payment(event, at) {
       clock.now = at;
       shadow.length = 0;
+      repeated = false;
       const decision = await decide(event, deps, at);
-      return { decision, shadow: shadow.length === 0 ? NONE : shadow.slice() };
+      return { decision, shadow: shadow.length === 0 ? NONE : shadow.slice(), repeated };
     },
     async binding(binding, at) {
       clock.now = at;
       await bind(binding, deps, at);
     },
     close: () => store.close(),
+  };
+}
+
+/** A store passing every call to `store`, except those given. */
+function delegating(store: VelocityStore, overrides: Partial<VelocityStore>): VelocityStore {
+  return {
+    name: store.name,
+    claim: (key, now) => store.claim(key, now),
+    readDecision: (key) => store.readDecision(key),
+    saveDecision: (key, decision) => store.saveDecision(key, decision),
+    record: (request) => store.record(request),
+    recordBinding: (request) => store.recordBinding(request),
+    close: () => store.close(),
+    ...overrides,
   };
 }
 

@@ -143,14 +143,15 @@ describe('replay reproduces live decisions', () => {
     expect(report.policies[0]!.live).toMatchObject({ compared: firstDeliveries().length, differ: 0 });
   });
 
-  it('from canonical events (raw ids, occurredAt as the clock): the same decisions, rule by rule', async () => {
+  it('from canonical events (raw ids, occurredAt as the clock, the retries included): the same decisions, each reported once', async () => {
     const path = join(dir, 'events.jsonl');
-    writeFileSync(path, firstDeliveries().map((l) => JSON.stringify(l.event)).join('\n'));
+    writeFileSync(path, live.map((l) => JSON.stringify(l.event)).join('\n'));
     const replayed = new Map<string, Omit<Decision, 'features'>>();
     const report = await replay({ history: path, policies: policies(), onPayment: (item, [outcome]) => replayed.set(item.event.id, answer(outcome!.decision)) });
     const p = report.policies[0]!;
     const first = firstDeliveries();
     expect(first.map((l) => replayed.get(l.event.id))).toEqual(first.map((l) => l.decision));
+    expect(report.history).toMatchObject({ payments: first.length, duplicates: live.length - first.length });
     expect(p.events).toBe(first.length);
     expect(p.held).toBe(first.filter((l) => l.decision.decision === 'hold').length);
     const liveHits = new Map<string, number>();
