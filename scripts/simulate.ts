@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   progress.end();
   if (values.json) console.log(JSON.stringify({ ...result.report, attacks: result.attacks }, null, 2));
   else {
-    console.log(renderTable(result.report));
+    console.log(renderTable(result.report, { title: result.report.history.source }));
     const money = moneyFormat('CNY');
     console.log('\nattacks (victims: attempts, held, lost CNY)');
     for (const a of result.attacks) {

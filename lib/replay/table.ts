@@ -1,13 +1,13 @@
 /** The report as a terminal table: one column per policy, then rules, providers, days and changes. */
 import type { PolicyReport, Report } from './report.js';
 
-export function renderTable(report: Report, options: { examples?: number } = {}): string {
+export function renderTable(report: Report, options: { examples?: number; title?: string } = {}): string {
   const out: string[] = [];
   const h = report.history;
   const policies = report.policies;
   const money = moneyFormat(report.currency);
   out.push(
-    `replay of ${h.source}: ${n(h.payments)} payments${h.from ? `, ${h.from.slice(0, 16).replace('T', ' ')} to ${h.to!.slice(0, 16).replace('T', ' ')} UTC` : ''}`,
+    `${options.title ?? `replay of ${h.source}`}: ${n(h.payments)} payments${h.from ? `, ${h.from.slice(0, 16).replace('T', ' ')} to ${h.to!.slice(0, 16).replace('T', ' ')} UTC` : ''}`,
   );
   const notes = [
     h.warmup > 0 && `${n(h.warmup)} in the warm-up (not reported)`,

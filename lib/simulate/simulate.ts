@@ -72,6 +72,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
   let payments = 0;
   let fraud = 0;
   let legit = 0;
+  let warmup = 0;
 
   async function pay(event: Omit<PaymentEvent, 'id' | 'kind'>, label: Label): Promise<Outcome> {
     const full: PaymentEvent = { id: `sim-${(++serial).toString().padStart(8, '0')}`, kind: 'notification', ...event };
@@ -84,7 +85,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
       else legit++;
       builder.add(full, full.occurredAt, [outcome]);
       labels.delete(full.id); // read once: the map stays small
-    }
+    } else warmup++;
     return outcome;
   }
 
@@ -107,7 +108,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
   options.onProgress?.(end - begin, end - begin, payments);
 
   const history: HistorySummary = {
-    source: `simulation (seed ${options.seed}, ${options.people} people, ${options.days} days after ${options.warmupDays} days of warm-up)`,
+    source: `simulation (seed ${options.seed}, ${options.people} people, ${options.days} days after a ${options.warmupDays}-day warm-up)`,
     records: payments,
     payments,
     bindings: 0,
@@ -117,7 +118,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
     issues: [],
     late: 0,
     reorderWindowMs: 0,
-    warmup: 0,
+    warmup,
     warmupMs: options.warmupDays * DAY,
     from: new Date(reportFrom).toISOString(),
     to: new Date(end).toISOString(),
