@@ -64,7 +64,17 @@ export interface ReadOptions {
  * read: a promise per chunk rather than per record keeps the reader's own cost small).
  */
 export async function* readHistory(path: string, counts: HistoryCounts, options: ReadOptions = {}): AsyncGenerator<HistoryItem[]> {
-  for await (const batch of records(await openHistory(path, options.onBytes))) {
+  try {
+    yield* classify(records(await openHistory(path, options.onBytes)), counts, options);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('Z_')) throw new Error(`${path}: the gzip data is damaged or truncated (${(error as Error).message})`);
+    throw error;
+  }
+}
+
+async function* classify(batches: AsyncIterable<RawRecord[]>, counts: HistoryCounts, options: ReadOptions): AsyncGenerator<HistoryItem[]> {
+  for await (const batch of batches) {
     const items: HistoryItem[] = [];
     for (const { text, line } of batch) {
       counts.records++;

@@ -125,6 +125,13 @@ describe('history formats', () => {
   });
 });
 
+describe('damaged files', () => {
+  it('a truncated gzip file is an error naming the file', async () => {
+    const whole = gzipSync([event('e1', 1), event('e2', 2)].map((e) => JSON.stringify(e)).join('\n'));
+    await expect(read('cut.jsonl.gz', whole.subarray(0, whole.length - 12))).rejects.toThrow(/cut\.jsonl\.gz: the gzip data is damaged or truncated/);
+  });
+});
+
 describe('bad records', () => {
   const lines = [
     JSON.stringify(event('ok1', 1)),
