@@ -1,0 +1,518 @@
+--[[
+  The velocity engine: record an event (count it once, read what the plan reads) or commit its
+  outcome (approved spend, device pairs and trust), for one or more entities, atomically.
+  Mirrors lib/velocity/memory.ts exactly (the differential test holds them to it); the plan comes
+  from lib/velocity/plan.ts and is encoded by lib/velocity/redis.ts (encodePlan).
+
+  KEYS[1]      the event's marker. On a single node: the decision record rh:{e:<event>} ("P<ms>" while
+               claimed, "P<ms>|<flags>;<flags>..." once recorded, the decision JSON once committed).
+               On a cluster: rh:{<kind>:<hash>}:m:<event> ("P0|<flags>", then "...C" once committed).
+  KEYS[1 + e]  rh:{<kind>:<hash>}:v, entity e's hash. Its other keys share the hash tag:
+               rh:{<kind>:<hash>}:d<relation code>  sorted set: related entity hash -> last seen (counted ms)
+               rh:{<kind>:<hash>}:p                 hash: device hash -> struct <i7i7i7> first, last, trusted since (0: not)
+               Fields of the :v hash:
+                 "s"   state, struct <i7i7i7I4B> newest, first seen, last TTL renewal (received ms), layout,
+                       currency count n; then n x <c3i7> currency, newest counted time in it; then per
+                       resolution ceil(slots / 8) bytes: bitmask of the live ring slots
+                 "<r * 64 + slot>"         counts of that bucket, struct <I4...> (the plan's count metrics)
+                 "<r * 64 + slot><CUR>"    amounts in CUR, struct <i7...> (the plan's amount metrics, saturating at 2^53 - 1)
+                 "b" / "u"                 last bound / unbound (record-binding-1.lua)
+               A ring slot holds the one bucket congruent to it within the slots newest buckets.
+
+  ARGV[1]  "record" or "commit"
+  ARGV[2]  t, the counted time (velocity clock), epoch ms      ARGV[3]  received, epoch ms
+  ARGV[4]  amount, minor units                                  ARGV[5]  currency
+  ARGV[6]  "1" password-free                                    ARGV[7]  marker TTL, ms
+  ARGV[8]  most members per related set, and most device pairs  ARGV[9]  most currencies per entity
+  ARGV[10] device retention, ms
+  ARGV[11] commit: the decision JSON ("" on a cluster entity call)   ARGV[12] commit: "1" approved
+  ARGV[13] commit: "1" strongly authenticated                        ARGV[14] "d" KEYS[1] is the decision record, "m" a marker
+  then per entity, in KEYS order, its plan: ttl, layout, C, C count metric codes (1-4), A, A amount
+    metric codes (5-8), R, R x (bucket ms, slots), N, N x (metric code, window ms, own resolution),
+    L, L x (relation code, retention ms, W, W window ms), pairs ("1"/"0");
+    then its members: L x (member hash or "-"), device hash or "-"
+
+  Output, record: per entity: first seen, flags, bound at (0: not bound), newest, the N reads, the
+    distinct counts (per relation, per window), then when pairs and a device: pair first, last, trusted
+    (0 0 0: none). flags: "1"/"0" entity new, then one per relation: its member is new here.
+  Output, commit: 1, or 0 when the event was committed already.
+]]
+
+local mode = ARGV[1]
+local t, received = tonumber(ARGV[2]), tonumber(ARGV[3])
+local amount, currency, passwordFree = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1'
+local markerTtl, cap, currencyCap, deviceRetention = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local MAX = 9007199254740991
+local RENEW_EVERY = 43200000
+local floor, fmt, sub, byte, char = math.floor, string.format, string.sub, string.byte, string.char
+local pack, unpackStruct = struct.pack, struct.unpack
+local function int(x) return fmt('%.0f', x) end
+local function sat(a, b) local s = a + b; if s > MAX then return MAX end return s end
+
+-- HDEL in bounded chunks: no entity's history can make an unpack fail.
+local function hdel(key, fields)
+  local i = 1
+  while i <= #fields do
+    local j = math.min(i + 499, #fields)
+    redis.call('HDEL', key, unpack(fields, i, j))
+    i = j + 1
+  end
+end
+
+local function readPlan(a)
+  local p = { ttl = ARGV[a], layout = tonumber(ARGV[a + 1]), counts = {}, amounts = {}, res = {}, reads = {}, rel = {} }
+  a = a + 2
+  for i = 1, tonumber(ARGV[a]) do p.counts[i] = tonumber(ARGV[a + i]) end
+  a = a + #p.counts + 1
+  for i = 1, tonumber(ARGV[a]) do p.amounts[i] = tonumber(ARGV[a + i]) end
+  a = a + #p.amounts + 1
+  for i = 1, tonumber(ARGV[a]) do
+    p.res[i] = { g = tonumber(ARGV[a + 2 * i - 1]), n = tonumber(ARGV[a + 2 * i]) }
+  end
+  a = a + 2 * #p.res + 1
+  for i = 1, tonumber(ARGV[a]) do
+    p.reads[i] = { m = tonumber(ARGV[a + 3 * i - 2]), w = tonumber(ARGV[a + 3 * i - 1]), r = tonumber(ARGV[a + 3 * i]) }
+  end
+  a = a + 3 * #p.reads + 1
+  local nrel = tonumber(ARGV[a])
+  a = a + 1
+  for i = 1, nrel do
+    local rel = { code = ARGV[a], retention = tonumber(ARGV[a + 1]), windows = {} }
+    for w = 1, tonumber(ARGV[a + 2]) do rel.windows[w] = tonumber(ARGV[a + 2 + w]) end
+    a = a + 3 + #rel.windows
+    p.rel[i] = rel
+  end
+  p.pairs = ARGV[a] == '1'
+  a = a + 1
+  p.members = {}
+  for i = 1, nrel do p.members[i] = ARGV[a + i - 1] end
+  a = a + nrel
+  p.device = ARGV[a]
+  a = a + 1
+  -- metric code -> position in the packed counts (1-4) or amounts (5-8)
+  p.countAt, p.amountAt = {}, {}
+  for i, m in ipairs(p.counts) do p.countAt[m] = i end
+  for i, m in ipairs(p.amounts) do p.amountAt[m] = i end
+  p.countFmt = '<' .. string.rep('I4', #p.counts)
+  p.amountFmt = '<' .. string.rep('i7', #p.amounts)
+  local span = 0
+  for _, r in ipairs(p.res) do if r.g * r.n > span then span = r.g * r.n end end
+  p.span = span
+  return p, a
+end
+
+-- State: nil when the entity has never been counted (or its layout changed: then its buckets go).
+local function readState(key, p, raw)
+  if not raw then return nil end
+  local newest, first, renewed, layout, ncur, pos = unpackStruct('<i7i7i7I4B', raw)
+  if layout ~= p.layout then
+    local all = redis.call('HGETALL', key)
+    local drop = {}
+    for j = 1, #all, 2 do
+      if all[j] ~= 'b' and all[j] ~= 'u' then drop[#drop + 1] = all[j] end
+    end
+    hdel(key, drop)
+    return nil
+  end
+  local s = { newest = newest, first = first, renewed = renewed, currencies = {}, masks = {} }
+  for _ = 1, ncur do
+    local cur, last
+    cur, last, pos = unpackStruct('<c3i7', raw, pos)
+    s.currencies[#s.currencies + 1] = { cur = cur, last = last }
+  end
+  for i, r in ipairs(p.res) do
+    local mask = {}
+    for b = 0, floor((r.n + 7) / 8) - 1 do
+      local v = byte(raw, pos + b) or 0
+      for k = 0, 7 do
+        if v % 2 == 1 then mask[b * 8 + k] = true end
+        v = floor(v / 2)
+      end
+    end
+    pos = pos + floor((r.n + 7) / 8)
+    s.masks[i] = mask
+  end
+  return s
+end
+
+local function writeState(p, s)
+  local parts = { pack('<i7i7i7I4B', s.newest, s.first, s.renewed, p.layout, #s.currencies) }
+  for _, c in ipairs(s.currencies) do parts[#parts + 1] = pack('<c3i7', c.cur, c.last) end
+  for i, r in ipairs(p.res) do
+    local mask = s.masks[i]
+    for b = 0, floor((r.n + 7) / 8) - 1 do
+      local v = 0
+      for k = 7, 0, -1 do v = v * 2 + (mask[b * 8 + k] and 1 or 0) end
+      parts[#parts + 1] = char(v)
+    end
+  end
+  return table.concat(parts)
+end
+
+local function hasCurrency(s, cur)
+  for _, c in ipairs(s.currencies) do if c.cur == cur then return c end end
+  return nil
+end
+
+local function zeros(n) local z = {} for i = 1, n do z[i] = 0 end return z end
+local function field(i, slot) return int((i - 1) * 64 + slot) end
+
+local function decodePair(raw)
+  if not raw then return nil end
+  local first, last, trusted = unpackStruct('<i7i7i7', raw)
+  return { first = first, last = last, trusted = trusted }
+end
+
+local function validPair(key, p, newest)
+  if not p.pairs or p.device == '-' then return nil end
+  local pair = decodePair(redis.call('HGET', key .. 'p', p.device))
+  if pair and pair.last > newest - deviceRetention then return pair end
+  return false
+end
+
+local out = {}
+
+local function record(key, p, flagsIn)
+  local base = sub(key, 1, -2)
+  local first = flagsIn == nil
+  -- One HMGET: the state, the bindings, and this event's bucket at each resolution.
+  local fields = { 's', 'b', 'u' }
+  local own = {}
+  for i, r in ipairs(p.res) do
+    own[i] = floor(t / r.g)
+    local f = field(i, own[i] % r.n)
+    fields[#fields + 1] = f
+    fields[#fields + 1] = f .. currency
+  end
+  local got = redis.call('HMGET', key, unpack(fields))
+  local s = readState(key, p, got[1])
+  local isNew = s == nil
+  if not s then
+    s = { newest = t, first = t, renewed = received, currencies = {}, masks = {} }
+    for i = 1, #p.res do s.masks[i] = {} end
+  end
+  local ownCounts, ownAmounts = {}, {}
+  local newest = s.newest
+  if first then newest = math.max(s.newest, t) end
+  local flags = flagsIn
+
+  if first then
+    local drop = {}
+    -- The rings move with the entity's newest time: buckets that fell out are deleted.
+    if not isNew then
+      for i, r in ipairs(p.res) do
+        local oldHead, newHead = floor(s.newest / r.g), floor(newest / r.g)
+        for idx = oldHead - r.n + 1, math.min(oldHead, newHead - r.n) do
+          local slot = idx % r.n
+          if s.masks[i][slot] then
+            s.masks[i][slot] = nil
+            local f = field(i, slot)
+            drop[#drop + 1] = f
+            for _, c in ipairs(s.currencies) do drop[#drop + 1] = f .. c.cur end
+          end
+        end
+      end
+      local kept = {}
+      for _, c in ipairs(s.currencies) do
+        if c.last > newest - p.span then kept[#kept + 1] = c end
+      end
+      s.currencies = kept
+    end
+    if #drop > 0 then hdel(key, drop) end
+    s.newest = newest
+    if t < s.first then s.first = t end
+
+    local pair = validPair(base, p, newest)
+    local untrusted = passwordFree and not (pair and pair.trusted > 0)
+    local add = { 1, passwordFree and 1 or 0, untrusted and 1 or 0, 0 }
+    local addAmount = { amount, passwordFree and amount or 0, untrusted and amount or 0, 0 }
+    local cur = hasCurrency(s, currency)
+    local keepsCurrency = #p.amounts > 0 and (cur ~= nil or #s.currencies < currencyCap)
+    local counted = false
+    local hset = {}
+    for i, r in ipairs(p.res) do
+      if own[i] > floor(newest / r.g) - r.n then
+        counted = true
+        local slot = own[i] % r.n
+        local live = s.masks[i][slot]
+        s.masks[i][slot] = true
+        local f = field(i, slot)
+        if #p.counts > 0 then
+          local v = (live and got[2 + 2 * i]) and { unpackStruct(p.countFmt, got[2 + 2 * i]) } or zeros(#p.counts)
+          for k, m in ipairs(p.counts) do v[k] = v[k] + add[m] end
+          ownCounts[i] = v
+          hset[#hset + 1] = f
+          hset[#hset + 1] = pack(p.countFmt, unpack(v, 1, #p.counts))
+        end
+        if keepsCurrency then
+          local v = (live and got[3 + 2 * i]) and { unpackStruct(p.amountFmt, got[3 + 2 * i]) } or zeros(#p.amounts)
+          for k, m in ipairs(p.amounts) do v[k] = sat(v[k], addAmount[m - 4]) end
+          ownAmounts[i] = v
+          hset[#hset + 1] = f .. currency
+          hset[#hset + 1] = pack(p.amountFmt, unpack(v, 1, #p.amounts))
+        end
+      end
+    end
+    if counted and keepsCurrency then
+      if cur then
+        if t > cur.last then cur.last = t end
+      else
+        s.currencies[#s.currencies + 1] = { cur = currency, last = t }
+      end
+    end
+    local renew = isNew or received - s.renewed >= RENEW_EVERY or received < s.renewed
+    if renew then s.renewed = received end
+    hset[#hset + 1] = 's'
+    hset[#hset + 1] = writeState(p, s)
+    redis.call('HSET', key, unpack(hset))
+    if renew then redis.call('PEXPIRE', key, p.ttl) end
+
+    -- Related entities: last seen moves forward only; a member new here (or past the retention)
+    -- trims the set by time and then to the cap, least recently seen first.
+    flags = isNew and '1' or '0'
+    for i, rel in ipairs(p.rel) do
+      local member = p.members[i]
+      if member == '-' then
+        flags = flags .. '0'
+      else
+        local zkey = base .. 'd' .. rel.code
+        local cutoff = newest - rel.retention
+        local score = tonumber(redis.call('ZSCORE', zkey, member))
+        local novel = not score or score <= cutoff
+        flags = flags .. (novel and '1' or '0')
+        redis.call('ZADD', zkey, 'GT', int(t), member)
+        if novel then
+          redis.call('ZREMRANGEBYSCORE', zkey, '-inf', int(cutoff))
+          local card = redis.call('ZCARD', zkey)
+          if card > cap then redis.call('ZREMRANGEBYRANK', zkey, 0, card - cap - 1) end
+        end
+        if novel or renew then redis.call('PEXPIRE', zkey, p.ttl) end
+      end
+    end
+  else
+    -- A retry: the buckets this event landed in, as they are now.
+    for i, r in ipairs(p.res) do
+      if own[i] > floor(newest / r.g) - r.n and s.masks[i][own[i] % r.n] then
+        if got[2 + 2 * i] then ownCounts[i] = { unpackStruct(p.countFmt, got[2 + 2 * i]) } end
+        if got[3 + 2 * i] then ownAmounts[i] = { unpackStruct(p.amountFmt, got[3 + 2 * i]) } end
+      end
+    end
+  end
+
+  -- Window reads: every live bucket from the one holding t - W up to the newest, in one HMGET.
+  local pair = validPair(base, p, newest)
+  local untrusted = passwordFree and not (pair and pair.trusted > 0)
+  local ownAdd = { 1, passwordFree and 1 or 0, untrusted and 1 or 0, 0, amount, passwordFree and amount or 0, untrusted and amount or 0, 0 }
+  local plan = {}
+  local need, needed = {}, {}
+  for q, rd in ipairs(p.reads) do
+    -- The window's own resolution if its ring still holds t - W, else the next by span that does, else the longest.
+    local ri = #p.res
+    for i = rd.r, #p.res do
+      local r = p.res[i]
+      if floor((t - rd.w) / r.g) > floor(newest / r.g) - r.n then ri = i break end
+    end
+    local r = p.res[ri]
+    local head = floor(newest / r.g)
+    local lo = math.max(floor((t - rd.w) / r.g), head - r.n + 1)
+    plan[q] = { ri = ri, lo = lo, head = head }
+    for idx = lo, head do
+      local slot = idx % r.n
+      if s.masks[ri][slot] and idx ~= own[ri] then
+        local f = field(ri, slot)
+        if rd.m > 4 then f = f .. currency end
+        if not needed[f] then
+          needed[f] = true
+          need[#need + 1] = f
+        end
+      end
+    end
+  end
+  local values = {}
+  if #need > 0 then
+    local got2 = redis.call('HMGET', key, unpack(need))
+    for j, f in ipairs(need) do values[f] = got2[j] end
+  end
+  local cur = hasCurrency(s, currency)
+  local results = {}
+  for q, rd in ipairs(p.reads) do
+    local pl = plan[q]
+    local r = p.res[pl.ri]
+    local isAmount = rd.m > 4
+    local k = isAmount and p.amountAt[rd.m] or p.countAt[rd.m]
+    local sum = 0
+    for idx = pl.lo, pl.head do
+      local slot = idx % r.n
+      if s.masks[pl.ri][slot] then
+        local v
+        if idx == own[pl.ri] then
+          local o = isAmount and ownAmounts[pl.ri] or ownCounts[pl.ri]
+          v = o and o[k]
+        else
+          local f = field(pl.ri, slot)
+          if isAmount then f = f .. currency end
+          local raw = values[f]
+          if raw then v = select(k, unpackStruct(isAmount and p.amountFmt or p.countFmt, raw)) end
+        end
+        if v then sum = sat(sum, v) end
+      end
+    end
+    if floor(t / r.g) <= pl.head - r.n or (isAmount and not cur) then sum = sat(sum, ownAdd[rd.m]) end
+    results[q] = sum
+  end
+
+  local bound, unbound = tonumber(got[2]), tonumber(got[3])
+  out[#out + 1] = s.first
+  out[#out + 1] = flags
+  out[#out + 1] = (bound and (not unbound or unbound < bound)) and bound or 0
+  out[#out + 1] = newest
+  for q = 1, #results do out[#out + 1] = results[q] end
+  for _, rel in ipairs(p.rel) do
+    for _, w in ipairs(rel.windows) do
+      out[#out + 1] = redis.call('ZCOUNT', base .. 'd' .. rel.code, '(' .. int(t - w), '+inf')
+    end
+  end
+  if p.pairs and p.device ~= '-' then
+    if pair then
+      out[#out + 1] = pair.first
+      out[#out + 1] = pair.last
+      out[#out + 1] = pair.trusted
+    else
+      out[#out + 1], out[#out + 1], out[#out + 1] = 0, 0, 0
+    end
+  end
+  return flags
+end
+
+local function commit(key, p, approved, strong)
+  if not approved then return end
+  local base = sub(key, 1, -2)
+  local fields = { 's' }
+  local own = {}
+  for i, r in ipairs(p.res) do
+    own[i] = floor(t / r.g)
+    local f = field(i, own[i] % r.n)
+    fields[#fields + 1] = f
+    fields[#fields + 1] = f .. currency
+  end
+  local got = redis.call('HMGET', key, unpack(fields))
+  if not got[1] then return end
+  local s = readState(key, p, got[1])
+  if not s then return end
+  local approvedCount, approvedAmount = p.countAt[4], p.amountAt[8]
+  if approvedCount or approvedAmount then
+    local cur = hasCurrency(s, currency)
+    local hset = {}
+    for i, r in ipairs(p.res) do
+      if own[i] > floor(s.newest / r.g) - r.n then
+        local slot = own[i] % r.n
+        local live = s.masks[i][slot]
+        s.masks[i][slot] = true
+        local f = field(i, slot)
+        if #p.counts > 0 then
+          local v = (live and got[2 * i]) and { unpackStruct(p.countFmt, got[2 * i]) } or zeros(#p.counts)
+          if approvedCount then v[approvedCount] = v[approvedCount] + 1 end
+          hset[#hset + 1] = f
+          hset[#hset + 1] = pack(p.countFmt, unpack(v, 1, #p.counts))
+        end
+        if approvedAmount and cur then
+          local v = (live and got[1 + 2 * i]) and { unpackStruct(p.amountFmt, got[1 + 2 * i]) } or zeros(#p.amounts)
+          v[approvedAmount] = sat(v[approvedAmount], amount)
+          hset[#hset + 1] = f .. currency
+          hset[#hset + 1] = pack(p.amountFmt, unpack(v, 1, #p.amounts))
+        end
+      end
+    end
+    hset[#hset + 1] = 's'
+    hset[#hset + 1] = writeState(p, s)
+    redis.call('HSET', key, unpack(hset))
+  end
+  if not p.pairs or p.device == '-' then return end
+  local pkey = base .. 'p'
+  local cutoff = s.newest - deviceRetention
+  local found = decodePair(redis.call('HGET', pkey, p.device))
+  local pair
+  if found and found.last > cutoff then
+    pair = { first = math.min(found.first, t), last = math.max(found.last, t), trusted = found.trusted }
+    if strong and (pair.trusted == 0 or t < pair.trusted) then pair.trusted = t end
+  else
+    pair = { first = t, last = t, trusted = strong and t or 0 }
+  end
+  if not found and redis.call('HLEN', pkey) >= cap then
+    -- Full: forget pairs past the retention, then the least recently approved.
+    local all = redis.call('HGETALL', pkey)
+    local live, drop = {}, {}
+    for j = 1, #all, 2 do
+      local other = decodePair(all[j + 1])
+      if other.last <= cutoff then drop[#drop + 1] = all[j] else live[#live + 1] = { d = all[j], last = other.last } end
+    end
+    table.sort(live, function(x, y) if x.last ~= y.last then return x.last < y.last end return x.d < y.d end)
+    for j = 1, #live - cap + 1 do drop[#drop + 1] = live[j].d end
+    hdel(pkey, drop)
+  end
+  redis.call('HSET', pkey, p.device, pack('<i7i7i7', pair.first, pair.last, pair.trusted))
+  redis.call('PEXPIRE', pkey, p.ttl)
+end
+
+local markerIsDecision = ARGV[14] == 'd'
+local marker = redis.call('GET', KEYS[1])
+
+if mode == 'commit' then
+  local approved, strong = ARGV[12] == '1', ARGV[13] == '1'
+  if markerIsDecision then
+    if marker and sub(marker, 1, 1) ~= 'P' then return 0 end
+  elseif marker and sub(marker, -1) == 'C' then
+    return 0
+  end
+  local a = 15
+  for e = 2, #KEYS do
+    local p
+    p, a = readPlan(a)
+    commit(KEYS[e], p, approved, strong)
+  end
+  if markerIsDecision then
+    redis.call('SET', KEYS[1], ARGV[11], 'PX', markerTtl)
+  else
+    redis.call('SET', KEYS[1], (marker or 'P0|') .. 'C', 'PX', markerTtl)
+  end
+  return 1
+end
+
+-- record: a marker with "|" means the event was counted already: read only, with its first flags.
+local recorded
+local prefix = marker or 'P0'
+if marker then
+  local bar = string.find(marker, '|', 1, true)
+  if bar then
+    recorded = {}
+    local rest = sub(marker, bar + 1)
+    if sub(rest, -1) == 'C' then rest = sub(rest, 1, -2) end
+    local from = 1
+    while true do
+      local semi = string.find(rest, ';', from, true)
+      recorded[#recorded + 1] = sub(rest, from, (semi or 0) - 1)
+      if not semi then break end
+      from = semi + 1
+    end
+    prefix = sub(marker, 1, bar - 1)
+  elseif sub(marker, 1, 1) ~= 'P' then
+    recorded = {} -- decided already
+  end
+end
+local flags = {}
+local a = 15
+for e = 2, #KEYS do
+  local p
+  p, a = readPlan(a)
+  local given
+  if recorded then given = recorded[e - 1] or '' end
+  flags[e - 1] = record(KEYS[e], p, given)
+end
+if not recorded then
+  if marker then
+    redis.call('SET', KEYS[1], prefix .. '|' .. table.concat(flags, ';'), 'KEEPTTL')
+  else
+    redis.call('SET', KEYS[1], prefix .. '|' .. table.concat(flags, ';'), 'PX', markerTtl)
+  end
+end
+return out
