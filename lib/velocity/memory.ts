@@ -282,7 +282,7 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   #read(state: EntityState, plan: EntityPlan, request: RecordRequest, entity: EntityUpdate, t: number, flags: string): EntityVelocity {
-    const newest = Math.max(state.newest ?? t, t);
+    const newest = state.newest ?? t;
     const untrusted = request.passwordFree && this.#untrusted(state, plan, entity);
     const own = ownContribution(request, untrusted);
     const windows: EntityVelocity['windows'] = {};

@@ -346,7 +346,8 @@ local function record(key, p, flagsIn)
       if s.masks[pl.ri][slot] then
         local v
         if idx == own[pl.ri] then
-          local o = isAmount and ownAmounts[pl.ri] or ownCounts[pl.ri]
+          local o
+          if isAmount then o = ownAmounts[pl.ri] else o = ownCounts[pl.ri] end
           v = o and o[k]
         else
           local f = field(pl.ri, slot)
@@ -373,13 +374,10 @@ local function record(key, p, flagsIn)
     end
   end
   if p.pairs and p.device ~= '-' then
-    if pair then
-      out[#out + 1] = pair.first
-      out[#out + 1] = pair.last
-      out[#out + 1] = pair.trusted
-    else
-      out[#out + 1], out[#out + 1], out[#out + 1] = 0, 0, 0
-    end
+    local found = pair or { first = 0, last = 0, trusted = 0 }
+    out[#out + 1] = found.first
+    out[#out + 1] = found.last
+    out[#out + 1] = found.trusted
   end
   return flags
 end
