@@ -9,6 +9,7 @@ import {
   type EntityPlan,
   type Metric,
   type StorePlan,
+  amountSpan,
   planOf,
   readResolution,
 } from './plan.js';
@@ -180,25 +181,23 @@ export class MemoryVelocityStore implements VelocityStore {
       const floor = Math.floor(newest / r.bucketMs) - r.slots;
       for (const idx of ring.keys()) if (idx <= floor) ring.delete(idx);
     });
-    const span = Math.max(0, ...plan.resolutions.map((r) => r.bucketMs * r.slots));
-    for (const [cur, last] of state.currencies) if (last <= newest - span) state.currencies.delete(cur);
     state.newest = newest;
     state.firstSeen = Math.min(state.firstSeen ?? Infinity, t);
 
     const { currency, passwordFree } = request;
     const untrusted = passwordFree && this.#untrusted(state, plan, entity);
-    const keepsCurrency = plan.amounts.length > 0 && (state.currencies.has(currency) || state.currencies.size < CURRENCY_CAP);
+    const keepsCurrency = plan.amounts.length > 0 && this.#keepCurrency(state, plan, currency);
     const own = ownContribution(request, untrusted);
     let counted = false;
     plan.resolutions.forEach((r, i) => {
       const idx = Math.floor(t / r.bucketMs);
       if (idx <= Math.floor(newest / r.bucketMs) - r.slots) return; // older than the ring: counts only in its own answer
-      counted = true;
       const ring = state.rings[i]!;
       let bucket = ring.get(idx);
       if (!bucket) ring.set(idx, (bucket = { counts: plan.counts.map(() => 0), amounts: new Map() }));
       plan.counts.forEach((m, k) => (bucket.counts[k]! += own[m]));
-      if (keepsCurrency) {
+      if (keepsCurrency && r.amounts) {
+        counted = true;
         const sums = bucket.amounts.get(currency) ?? plan.amounts.map(() => 0);
         plan.amounts.forEach((m, k) => (sums[k] = saturatingAdd(sums[k]!, own[m])));
         bucket.amounts.set(currency, sums);
@@ -229,6 +228,19 @@ export class MemoryVelocityStore implements VelocityStore {
     return flags;
   }
 
+  /**
+   * Whether amounts in `currency` are kept: it is kept already, or there is room (after forgetting
+   * currencies with no live bucket left). At the cap a further currency counts only in its own answer.
+   */
+  #keepCurrency(state: EntityState, plan: EntityPlan, currency: string): boolean {
+    if (state.currencies.has(currency)) return true;
+    if (state.currencies.size >= CURRENCY_CAP) {
+      const cutoff = state.newest! - amountSpan(plan);
+      for (const [cur, last] of state.currencies) if (last <= cutoff) state.currencies.delete(cur);
+    }
+    return state.currencies.size < CURRENCY_CAP;
+  }
+
   /** Approved spend and device trust, written by commit. */
   #approve(state: EntityState, plan: EntityPlan, request: CommitRequest, entity: EntityUpdate, t: number): void {
     const newest = state.newest!;
@@ -242,7 +254,7 @@ export class MemoryVelocityStore implements VelocityStore {
         let bucket = ring.get(idx);
         if (!bucket) ring.set(idx, (bucket = { counts: plan.counts.map(() => 0), amounts: new Map() }));
         if (counts >= 0) bucket.counts[counts]! += 1;
-        if (amounts >= 0 && state.currencies.has(request.currency)) {
+        if (amounts >= 0 && r.amounts && state.currencies.has(request.currency)) {
           const sums = bucket.amounts.get(request.currency) ?? plan.amounts.map(() => 0);
           sums[amounts] = saturatingAdd(sums[amounts]!, request.amountMinor);
           bucket.amounts.set(request.currency, sums);
@@ -287,11 +299,11 @@ export class MemoryVelocityStore implements VelocityStore {
     const own = ownContribution(request, untrusted);
     const windows: EntityVelocity['windows'] = {};
     for (const { metric, window } of plan.reads) {
-      const ri = readResolution(plan, window, t, newest);
+      const amount = AMOUNT.has(metric);
+      const ri = readResolution(plan, window, t, newest, amount);
       const r = plan.resolutions[ri]!;
       const ring = state.rings[ri];
       const lo = Math.floor((t - window.ms) / r.bucketMs);
-      const amount = AMOUNT.has(metric);
       const k = amount ? plan.amounts.indexOf(metric as never) : plan.counts.indexOf(metric as never);
       let sum = 0;
       if (ring) {

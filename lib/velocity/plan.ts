@@ -40,6 +40,8 @@ export interface Resolution {
   readonly bucketMs: number;
   /** Ring size: buckets kept, the newest one included (the longest window's buckets plus the straddling one). */
   readonly slots: number;
+  /** Amounts are kept at this bucket size (some amount window uses it); counts are kept at every one. */
+  readonly amounts: boolean;
 }
 
 export interface RelationPlan {
@@ -73,7 +75,7 @@ export interface StorePlan {
 
 export const DEFAULT_DEVICE_RETENTION_MS = 7 * 86_400_000;
 /** Most currencies an entity keeps amounts in at a time; a payment in a further one counts its amount only in its own answer. */
-export const CURRENCY_CAP = 8;
+export const CURRENCY_CAP = 64;
 /** Keys outlive their longest retention by this much, so a quiet entity is not forgotten a moment early. */
 const TTL_SLACK_MS = 86_400_000;
 
@@ -118,8 +120,9 @@ export function buildPlan(
     }
     const slots = new Map<number, number>();
     for (const w of keptWindows) slots.set(w.bucketMs, Math.max(slots.get(w.bucketMs) ?? 0, w.ms / w.bucketMs + 1));
+    const amountSizes = new Set(all.flatMap((n) => ('metric' in n && AMOUNT_METRICS.includes(n.metric as AmountMetric) ? [byName.get(n.window)!.bucketMs] : [])));
     const resolutions = [...slots]
-      .map(([bucketMs, n]) => ({ bucketMs, slots: n }))
+      .map(([bucketMs, n]) => ({ bucketMs, slots: n, amounts: amountSizes.has(bucketMs) }))
       .sort((a, b) => a.bucketMs * a.slots - b.bucketMs * b.slots || a.bucketMs - b.bucketMs);
     const reads = mine(read)
       .filter((n): n is Extract<StoreNeed, { metric: Metric }> => 'metric' in n)
@@ -178,11 +181,23 @@ export function planOf(limits: { readonly windows: readonly WindowSpec[]; readon
  * Which kept resolution a window read uses, for an event counted at `t` on an entity whose newest
  * time is `newest`: the window's own bucket size when its ring still holds the bucket of t - W; else
  * the next resolution by span that does (a late event, read from coarser buckets in full: never an
- * undercount); else the longest (a very late event sees what is kept, and itself).
+ * undercount); else the longest (a very late event sees what is kept, and itself). Amount reads
+ * consider only resolutions that keep amounts.
  */
-export function readResolution(plan: EntityPlan, window: WindowSpec, t: number, newest: number): number {
+export function readResolution(plan: EntityPlan, window: WindowSpec, t: number, newest: number, amount: boolean): number {
   const covers = (r: Resolution) => Math.floor((t - window.ms) / r.bucketMs) > Math.floor(newest / r.bucketMs) - r.slots;
   const own = plan.resolutions.findIndex((r) => r.bucketMs === window.bucketMs);
-  for (let i = own; i < plan.resolutions.length; i++) if (covers(plan.resolutions[i]!)) return i;
-  return plan.resolutions.length - 1;
+  let last = own;
+  for (let i = own; i < plan.resolutions.length; i++) {
+    const r = plan.resolutions[i]!;
+    if (amount && !r.amounts) continue;
+    if (covers(r)) return i;
+    last = i;
+  }
+  return last;
+}
+
+/** The span of the amount rings: a currency not counted within it has no live bucket left. */
+export function amountSpan(plan: EntityPlan): number {
+  return Math.max(0, ...plan.resolutions.filter((r) => r.amounts).map((r) => r.bucketMs * r.slots));
 }

@@ -194,7 +194,7 @@ export function encodePlan(plan: EntityPlan): (string | number)[] {
     plan.amounts.length,
     ...plan.amounts.map(code),
     plan.resolutions.length,
-    ...plan.resolutions.flatMap((r) => [r.bucketMs, r.slots]),
+    ...plan.resolutions.flatMap((r) => [r.bucketMs, r.slots, r.amounts ? '1' : '0']),
     plan.reads.length,
     ...plan.reads.flatMap((r) => [code(r.metric), r.window.ms, plan.resolutions.findIndex((x) => x.bucketMs === r.window.bucketMs) + 1]),
     plan.relations.length,

@@ -12,12 +12,14 @@
                rh:{<kind>:<hash>}:p                 hash: device hash -> struct <i7i7i7> first, last, trusted since (0: not)
                Fields of the :v hash:
                  "s"   state, struct <i7i7i7I4B> newest, first seen, last TTL renewal (received ms), layout,
-                       currency count n; then n x <c3i7> currency, newest counted time in it; then per
-                       resolution ceil(slots / 8) bytes: bitmask of the live ring slots
+                       number of currencies kept; then per resolution ceil(slots / 8) bytes: bitmask of
+                       the live ring slots (a live slot holds the one bucket congruent to it among the
+                       newest `slots` buckets)
                  "<r * 64 + slot>"         counts of that bucket, struct <I4...> (the plan's count metrics)
-                 "<r * 64 + slot><CUR>"    amounts in CUR, struct <i7...> (the plan's amount metrics, saturating at 2^53 - 1)
+                 "<r * 64 + slot><CUR>"    amounts in CUR, struct <I4 i7...>: the bucket index, then the plan's
+                                           amount metrics (saturating at 2^53 - 1); read only when the index matches
+                 "c<CUR>" newest counted time in CUR (i7)    "C" the currencies kept, 3 letters each
                  "b" / "u"                 last bound / unbound (record-binding-1.lua)
-               A ring slot holds the one bucket congruent to it within the slots newest buckets.
 
   ARGV[1]  "record" or "commit"
   ARGV[2]  t, the counted time (velocity clock), epoch ms      ARGV[3]  received, epoch ms
@@ -28,7 +30,7 @@
   ARGV[11] commit: the decision JSON ("" on a cluster entity call)   ARGV[12] commit: "1" approved
   ARGV[13] commit: "1" strongly authenticated                        ARGV[14] "d" KEYS[1] is the decision record, "m" a marker
   then per entity, in KEYS order, its plan: ttl, layout, C, C count metric codes (1-4), A, A amount
-    metric codes (5-8), R, R x (bucket ms, slots), N, N x (metric code, window ms, own resolution),
+    metric codes (5-8), R, R x (bucket ms, slots, "1" when it keeps amounts), N, N x (metric code, window ms, own resolution),
     L, L x (relation code, retention ms, W, W window ms), pairs ("1"/"0");
     then its members: L x (member hash or "-"), device hash or "-"
 
@@ -67,9 +69,9 @@ local function readPlan(a)
   for i = 1, tonumber(ARGV[a]) do p.amounts[i] = tonumber(ARGV[a + i]) end
   a = a + #p.amounts + 1
   for i = 1, tonumber(ARGV[a]) do
-    p.res[i] = { g = tonumber(ARGV[a + 2 * i - 1]), n = tonumber(ARGV[a + 2 * i]) }
+    p.res[i] = { g = tonumber(ARGV[a + 3 * i - 2]), n = tonumber(ARGV[a + 3 * i - 1]), a = ARGV[a + 3 * i] == '1' and #p.amounts > 0 }
   end
-  a = a + 2 * #p.res + 1
+  a = a + 3 * #p.res + 1
   for i = 1, tonumber(ARGV[a]) do
     p.reads[i] = { m = tonumber(ARGV[a + 3 * i - 2]), w = tonumber(ARGV[a + 3 * i - 1]), r = tonumber(ARGV[a + 3 * i]) }
   end
@@ -94,10 +96,10 @@ local function readPlan(a)
   for i, m in ipairs(p.counts) do p.countAt[m] = i end
   for i, m in ipairs(p.amounts) do p.amountAt[m] = i end
   p.countFmt = '<' .. string.rep('I4', #p.counts)
-  p.amountFmt = '<' .. string.rep('i7', #p.amounts)
+  p.amountFmt = '<I4' .. string.rep('i7', #p.amounts)
   local span = 0
-  for _, r in ipairs(p.res) do if r.g * r.n > span then span = r.g * r.n end end
-  p.span = span
+  for _, r in ipairs(p.res) do if r.a and r.g * r.n > span then span = r.g * r.n end end
+  p.amountSpan = span
   return p, a
 end
 
@@ -114,12 +116,7 @@ local function readState(key, p, raw)
     hdel(key, drop)
     return nil
   end
-  local s = { newest = newest, first = first, renewed = renewed, currencies = {}, masks = {} }
-  for _ = 1, ncur do
-    local cur, last
-    cur, last, pos = unpackStruct('<c3i7', raw, pos)
-    s.currencies[#s.currencies + 1] = { cur = cur, last = last }
-  end
+  local s = { newest = newest, first = first, renewed = renewed, ncur = ncur, masks = {} }
   for i, r in ipairs(p.res) do
     local mask = {}
     for b = 0, floor((r.n + 7) / 8) - 1 do
@@ -135,9 +132,14 @@ local function readState(key, p, raw)
   return s
 end
 
+local function newState(p)
+  local s = { newest = t, first = t, renewed = received, ncur = 0, masks = {} }
+  for i = 1, #p.res do s.masks[i] = {} end
+  return s
+end
+
 local function writeState(p, s)
-  local parts = { pack('<i7i7i7I4B', s.newest, s.first, s.renewed, p.layout, #s.currencies) }
-  for _, c in ipairs(s.currencies) do parts[#parts + 1] = pack('<c3i7', c.cur, c.last) end
+  local parts = { pack('<i7i7i7I4B', s.newest, s.first, s.renewed, p.layout, s.ncur) }
   for i, r in ipairs(p.res) do
     local mask = s.masks[i]
     for b = 0, floor((r.n + 7) / 8) - 1 do
@@ -149,13 +151,39 @@ local function writeState(p, s)
   return table.concat(parts)
 end
 
-local function hasCurrency(s, cur)
-  for _, c in ipairs(s.currencies) do if c.cur == cur then return c end end
-  return nil
-end
-
 local function zeros(n) local z = {} for i = 1, n do z[i] = 0 end return z end
 local function field(i, slot) return int((i - 1) * 64 + slot) end
+
+-- A bucket's counts, or zeros.
+local function counts(p, raw)
+  if not raw then return zeros(#p.counts) end
+  return { unpackStruct(p.countFmt, raw) }
+end
+
+-- A bucket's amounts in one currency, when the field holds bucket idx (else it is a stale slot: zeros).
+local function amounts(p, raw, idx)
+  if raw then
+    local v = { unpackStruct(p.amountFmt, raw) }
+    if v[1] == idx then return { unpack(v, 2, #p.amounts + 1) } end
+  end
+  return zeros(#p.amounts)
+end
+
+-- One HMGET: the state, the bindings, the currency's entry, and this event's bucket at each resolution.
+local function readOwn(key, p)
+  local fields = { 's', 'b', 'u', 'c' .. currency }
+  local own = {}
+  for i, r in ipairs(p.res) do
+    own[i] = floor(t / r.g)
+    local f = field(i, own[i] % r.n)
+    fields[#fields + 1] = f
+    if r.a then fields[#fields + 1] = f .. currency end
+  end
+  local got = redis.call('HMGET', key, unpack(fields))
+  local vals = {}
+  for j, f in ipairs(fields) do vals[f] = got[j] end
+  return vals, own
+end
 
 local function decodePair(raw)
   if not raw then return nil end
@@ -163,11 +191,40 @@ local function decodePair(raw)
   return { first = first, last = last, trusted = trusted }
 end
 
-local function validPair(key, p, newest)
+local function validPair(base, p, newest)
   if not p.pairs or p.device == '-' then return nil end
-  local pair = decodePair(redis.call('HGET', key .. 'p', p.device))
+  local pair = decodePair(redis.call('HGET', base .. 'p', p.device))
   if pair and pair.last > newest - deviceRetention then return pair end
   return false
+end
+
+-- Is the event's currency kept? Kept already, or room for it after forgetting currencies with no live
+-- amount bucket left; at the cap a further currency counts only in its own answer (bounded fields).
+local function keepCurrency(key, p, s, vals)
+  if vals['c' .. currency] then return true end
+  if s.ncur >= currencyCap then
+    local list = redis.call('HGET', key, 'C') or ''
+    local codes = {}
+    for j = 1, #list, 3 do codes[#codes + 1] = sub(list, j, j + 2) end
+    local lasts = redis.call('HMGET', key, unpack(codes))
+    local cutoff = s.newest - p.amountSpan
+    local kept, drop = {}, {}
+    for j, cur in ipairs(codes) do
+      local last = lasts[j] and unpackStruct('<i7', lasts[j])
+      if last and last > cutoff then
+        kept[#kept + 1] = cur
+      else
+        drop[#drop + 1] = 'c' .. cur
+        for i, r in ipairs(p.res) do
+          if r.a then for slot = 0, r.n - 1 do drop[#drop + 1] = field(i, slot) .. cur end end
+        end
+      end
+    end
+    hdel(key, drop)
+    s.ncur = #kept
+    redis.call('HSET', key, 'C', table.concat(kept))
+  end
+  return s.ncur < currencyCap
 end
 
 local out = {}
@@ -175,30 +232,20 @@ local out = {}
 local function record(key, p, flagsIn)
   local base = sub(key, 1, -2)
   local first = flagsIn == nil
-  -- One HMGET: the state, the bindings, and this event's bucket at each resolution.
-  local fields = { 's', 'b', 'u' }
-  local own = {}
-  for i, r in ipairs(p.res) do
-    own[i] = floor(t / r.g)
-    local f = field(i, own[i] % r.n)
-    fields[#fields + 1] = f
-    fields[#fields + 1] = f .. currency
-  end
-  local got = redis.call('HMGET', key, unpack(fields))
-  local s = readState(key, p, got[1])
+  local vals, own = readOwn(key, p)
+  local s = readState(key, p, vals.s)
   local isNew = s == nil
-  if not s then
-    s = { newest = t, first = t, renewed = received, currencies = {}, masks = {} }
-    for i = 1, #p.res do s.masks[i] = {} end
-  end
+  s = s or newState(p)
   local ownCounts, ownAmounts = {}, {}
   local newest = s.newest
   if first then newest = math.max(s.newest, t) end
   local flags = flagsIn
+  local keptCurrency = vals['c' .. currency] and true or false
 
   if first then
+    -- The rings move with the entity's newest time: count buckets that fell out are deleted (amount
+    -- fields carry their bucket index, so a stale one is never read and is overwritten in place).
     local drop = {}
-    -- The rings move with the entity's newest time: buckets that fell out are deleted.
     if not isNew then
       for i, r in ipairs(p.res) do
         local oldHead, newHead = floor(s.newest / r.g), floor(newest / r.g)
@@ -206,17 +253,10 @@ local function record(key, p, flagsIn)
           local slot = idx % r.n
           if s.masks[i][slot] then
             s.masks[i][slot] = nil
-            local f = field(i, slot)
-            drop[#drop + 1] = f
-            for _, c in ipairs(s.currencies) do drop[#drop + 1] = f .. c.cur end
+            drop[#drop + 1] = field(i, slot)
           end
         end
       end
-      local kept = {}
-      for _, c in ipairs(s.currencies) do
-        if c.last > newest - p.span then kept[#kept + 1] = c end
-      end
-      s.currencies = kept
     end
     if #drop > 0 then hdel(key, drop) end
     s.newest = newest
@@ -226,39 +266,43 @@ local function record(key, p, flagsIn)
     local untrusted = passwordFree and not (pair and pair.trusted > 0)
     local add = { 1, passwordFree and 1 or 0, untrusted and 1 or 0, 0 }
     local addAmount = { amount, passwordFree and amount or 0, untrusted and amount or 0, 0 }
-    local cur = hasCurrency(s, currency)
-    local keepsCurrency = #p.amounts > 0 and (cur ~= nil or #s.currencies < currencyCap)
+    local keepsCurrency = #p.amounts > 0 and keepCurrency(key, p, s, vals)
     local counted = false
     local hset = {}
     for i, r in ipairs(p.res) do
       if own[i] > floor(newest / r.g) - r.n then
-        counted = true
         local slot = own[i] % r.n
         local live = s.masks[i][slot]
         s.masks[i][slot] = true
         local f = field(i, slot)
         if #p.counts > 0 then
-          local v = (live and got[2 + 2 * i]) and { unpackStruct(p.countFmt, got[2 + 2 * i]) } or zeros(#p.counts)
+          local v = counts(p, live and vals[f])
           for k, m in ipairs(p.counts) do v[k] = v[k] + add[m] end
           ownCounts[i] = v
           hset[#hset + 1] = f
           hset[#hset + 1] = pack(p.countFmt, unpack(v, 1, #p.counts))
         end
-        if keepsCurrency then
-          local v = (live and got[3 + 2 * i]) and { unpackStruct(p.amountFmt, got[3 + 2 * i]) } or zeros(#p.amounts)
+        if keepsCurrency and r.a then
+          counted = true
+          local v = amounts(p, vals[f .. currency], own[i])
           for k, m in ipairs(p.amounts) do v[k] = sat(v[k], addAmount[m - 4]) end
           ownAmounts[i] = v
           hset[#hset + 1] = f .. currency
-          hset[#hset + 1] = pack(p.amountFmt, unpack(v, 1, #p.amounts))
+          hset[#hset + 1] = pack(p.amountFmt, own[i], unpack(v, 1, #p.amounts))
         end
       end
     end
-    if counted and keepsCurrency then
-      if cur then
-        if t > cur.last then cur.last = t end
-      else
-        s.currencies[#s.currencies + 1] = { cur = currency, last = t }
+    if counted then
+      local last = vals['c' .. currency] and unpackStruct('<i7', vals['c' .. currency])
+      if not last then
+        s.ncur = s.ncur + 1
+        redis.call('HSET', key, 'C', (redis.call('HGET', key, 'C') or '') .. currency)
       end
+      if not last or t > last then
+        hset[#hset + 1] = 'c' .. currency
+        hset[#hset + 1] = pack('<i7', t)
+      end
+      keptCurrency = true
     end
     local renew = isNew or received - s.renewed >= RENEW_EVERY or received < s.renewed
     if renew then s.renewed = received end
@@ -293,8 +337,9 @@ local function record(key, p, flagsIn)
     -- A retry: the buckets this event landed in, as they are now.
     for i, r in ipairs(p.res) do
       if own[i] > floor(newest / r.g) - r.n and s.masks[i][own[i] % r.n] then
-        if got[2 + 2 * i] then ownCounts[i] = { unpackStruct(p.countFmt, got[2 + 2 * i]) } end
-        if got[3 + 2 * i] then ownAmounts[i] = { unpackStruct(p.amountFmt, got[3 + 2 * i]) } end
+        local f = field(i, own[i] % r.n)
+        if vals[f] then ownCounts[i] = counts(p, vals[f]) end
+        if r.a then ownAmounts[i] = amounts(p, vals[f .. currency], own[i]) end
       end
     end
   end
@@ -306,11 +351,15 @@ local function record(key, p, flagsIn)
   local plan = {}
   local need, needed = {}, {}
   for q, rd in ipairs(p.reads) do
-    -- The window's own resolution if its ring still holds t - W, else the next by span that does, else the longest.
-    local ri = #p.res
+    local isAmount = rd.m > 4
+    -- The window's own resolution if its ring still holds t - W, else the next by span that does, else the last tried.
+    local ri = rd.r
     for i = rd.r, #p.res do
       local r = p.res[i]
-      if floor((t - rd.w) / r.g) > floor(newest / r.g) - r.n then ri = i break end
+      if not isAmount or r.a then
+        ri = i
+        if floor((t - rd.w) / r.g) > floor(newest / r.g) - r.n then break end
+      end
     end
     local r = p.res[ri]
     local head = floor(newest / r.g)
@@ -320,7 +369,7 @@ local function record(key, p, flagsIn)
       local slot = idx % r.n
       if s.masks[ri][slot] and idx ~= own[ri] then
         local f = field(ri, slot)
-        if rd.m > 4 then f = f .. currency end
+        if isAmount then f = f .. currency end
         if not needed[f] then
           needed[f] = true
           need[#need + 1] = f
@@ -330,10 +379,9 @@ local function record(key, p, flagsIn)
   end
   local values = {}
   if #need > 0 then
-    local got2 = redis.call('HMGET', key, unpack(need))
-    for j, f in ipairs(need) do values[f] = got2[j] end
+    local got = redis.call('HMGET', key, unpack(need))
+    for j, f in ipairs(need) do values[f] = got[j] end
   end
-  local cur = hasCurrency(s, currency)
   local results = {}
   for q, rd in ipairs(p.reads) do
     local pl = plan[q]
@@ -346,23 +394,21 @@ local function record(key, p, flagsIn)
       if s.masks[pl.ri][slot] then
         local v
         if idx == own[pl.ri] then
-          local o
-          if isAmount then o = ownAmounts[pl.ri] else o = ownCounts[pl.ri] end
-          v = o and o[k]
+          if isAmount then v = ownAmounts[pl.ri] else v = ownCounts[pl.ri] end
+        elseif isAmount then
+          v = amounts(p, values[field(pl.ri, slot) .. currency], idx)
         else
-          local f = field(pl.ri, slot)
-          if isAmount then f = f .. currency end
-          local raw = values[f]
-          if raw then v = select(k, unpackStruct(isAmount and p.amountFmt or p.countFmt, raw)) end
+          local raw = values[field(pl.ri, slot)]
+          v = raw and counts(p, raw)
         end
-        if v then sum = sat(sum, v) end
+        if v then sum = sat(sum, v[k]) end
       end
     end
-    if floor(t / r.g) <= pl.head - r.n or (isAmount and not cur) then sum = sat(sum, ownAdd[rd.m]) end
+    if floor(t / r.g) <= pl.head - r.n or (isAmount and not keptCurrency) then sum = sat(sum, ownAdd[rd.m]) end
     results[q] = sum
   end
 
-  local bound, unbound = tonumber(got[2]), tonumber(got[3])
+  local bound, unbound = tonumber(vals.b), tonumber(vals.u)
   out[#out + 1] = s.first
   out[#out + 1] = flags
   out[#out + 1] = (bound and (not unbound or unbound < bound)) and bound or 0
@@ -385,21 +431,13 @@ end
 local function commit(key, p, approved, strong)
   if not approved then return end
   local base = sub(key, 1, -2)
-  local fields = { 's' }
-  local own = {}
-  for i, r in ipairs(p.res) do
-    own[i] = floor(t / r.g)
-    local f = field(i, own[i] % r.n)
-    fields[#fields + 1] = f
-    fields[#fields + 1] = f .. currency
-  end
-  local got = redis.call('HMGET', key, unpack(fields))
-  if not got[1] then return end
-  local s = readState(key, p, got[1])
+  local vals, own = readOwn(key, p)
+  if not vals.s then return end
+  local s = readState(key, p, vals.s)
   if not s then return end
   local approvedCount, approvedAmount = p.countAt[4], p.amountAt[8]
   if approvedCount or approvedAmount then
-    local cur = hasCurrency(s, currency)
+    local kept = vals['c' .. currency] and true or false
     local hset = {}
     for i, r in ipairs(p.res) do
       if own[i] > floor(s.newest / r.g) - r.n then
@@ -408,16 +446,16 @@ local function commit(key, p, approved, strong)
         s.masks[i][slot] = true
         local f = field(i, slot)
         if #p.counts > 0 then
-          local v = (live and got[2 * i]) and { unpackStruct(p.countFmt, got[2 * i]) } or zeros(#p.counts)
+          local v = counts(p, live and vals[f])
           if approvedCount then v[approvedCount] = v[approvedCount] + 1 end
           hset[#hset + 1] = f
           hset[#hset + 1] = pack(p.countFmt, unpack(v, 1, #p.counts))
         end
-        if approvedAmount and cur then
-          local v = (live and got[1 + 2 * i]) and { unpackStruct(p.amountFmt, got[1 + 2 * i]) } or zeros(#p.amounts)
+        if approvedAmount and kept and r.a then
+          local v = amounts(p, vals[f .. currency], own[i])
           v[approvedAmount] = sat(v[approvedAmount], amount)
           hset[#hset + 1] = f .. currency
-          hset[#hset + 1] = pack(p.amountFmt, unpack(v, 1, #p.amounts))
+          hset[#hset + 1] = pack(p.amountFmt, own[i], unpack(v, 1, #p.amounts))
         end
       end
     end
