@@ -34,7 +34,7 @@
     L, L x (relation code, retention ms, W, W window ms), pairs ("1"/"0");
     then its members: L x (member hash or "-"), device hash or "-"
 
-  Output, record: per entity: first seen, flags, bound at (0: not bound), newest, the N reads, the
+  Output, record: per entity: first seen, flags, bound at (0: not bound), newest, the N reads (as strings), the
     distinct counts (per relation, per window), then when pairs and a device: pair first, last, trusted
     (0 0 0: none). flags: "1"/"0" entity new, then one per relation: its member is new here.
   Output, commit: 1, or 0 when the event was committed already.
@@ -413,7 +413,8 @@ local function record(key, p, flagsIn)
   out[#out + 1] = flags
   out[#out + 1] = (bound and (not unbound or unbound < bound)) and bound or 0
   out[#out + 1] = newest
-  for q = 1, #results do out[#out + 1] = results[q] end
+  -- As strings: Redis replies integers exactly, but ioredis 6 decodes 2^53 - 1 as 2^53.
+  for q = 1, #results do out[#out + 1] = int(results[q]) end
   for _, rel in ipairs(p.rel) do
     for _, w in ipairs(rel.windows) do
       out[#out + 1] = redis.call('ZCOUNT', base .. 'd' .. rel.code, '(' .. int(t - w), '+inf')
