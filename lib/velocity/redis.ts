@@ -252,3 +252,39 @@ export function parseEntityReply(
   }
   return [velocity, i];
 }
+
+/** Count, amount, password-free count and amount (0 where the plan keeps none). */
+export interface BucketTotals {
+  n: number;
+  a: number;
+  p: number;
+  q: number;
+}
+
+/**
+ * What an entity's hash (rh:{<k>:<hash>}:v, read with HGETALL as buffers) holds, summed over its
+ * live buckets, per bucket size in seconds ("60", "3600", ...), amounts in `currency`. For operators
+ * and tests: it decodes the layout velocity.lua writes for `plan`, and reading counts nothing.
+ */
+export function decodeBucketHash(hash: Readonly<Record<string, Buffer>>, plan: EntityPlan, currency = 'CNY'): Map<string, BucketTotals> {
+  const out = new Map<string, BucketTotals>();
+  const state = hash.s;
+  if (!state) return out;
+  const newest = state.readIntLE(0, 6) + state[6]! * 2 ** 48;
+  const metric = (m: string) => ({ count: 'n', amount: 'a', passwordFreeCount: 'p', passwordFreeAmount: 'q' })[m] as keyof BucketTotals | undefined;
+  plan.resolutions.forEach((r, i) => {
+    const totals = { n: 0, a: 0, p: 0, q: 0 };
+    const head = Math.floor(newest / r.bucketMs);
+    for (let slot = 0; slot < r.slots; slot++) {
+      const idx = head - ((((head - slot) % r.slots) + r.slots) % r.slots);
+      const counts = hash[String(i * 64 + slot)];
+      if (counts) plan.counts.forEach((m, k) => metric(m) && (totals[metric(m)!] += counts.readUInt32LE(4 * k)));
+      const amounts = hash[`${i * 64 + slot}${currency}`];
+      if (amounts && amounts.readUInt32LE(0) === idx) {
+        plan.amounts.forEach((m, k) => metric(m) && (totals[metric(m)!] += amounts.readIntLE(4 + 7 * k, 6) + amounts[4 + 7 * k + 6]! * 2 ** 48));
+      }
+    }
+    out.set(String(r.bucketMs / 1_000), totals);
+  });
+  return out;
+}

@@ -4,6 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
+import { ENTITY_KINDS } from '../../lib/events.js';
+import { RELATIONS } from '../../lib/velocity/plan.js';
 import { MemoryVelocityStore } from '../../lib/velocity/memory.js';
 import { RedisVelocityStore, createRedisClient, createRedisClusterClient, lambdaClusterOptions } from '../../lib/velocity/redis.js';
 import { DEFAULT_LIMITS, type StoreLimits, type VelocityStore } from '../../lib/velocity/store.js';
@@ -30,3 +32,15 @@ export function makeStore(kind: (typeof STORE_KINDS)[number], limits: StoreLimit
 
 /** A random opaque key, as lib/identity would produce, so tests never share Redis keys. */
 export const randomKey = () => randomBytes(12).toString('base64url');
+
+/**
+ * Feature names for a test policy's `keep:` list, so the store keeps every count, amount and related
+ * set of every entity (for tests that inspect what Redis holds; a policy keeps only what it reads).
+ */
+export function keepEverything(windows: readonly string[] = Object.keys(DEFAULT_WINDOWS)): string[] {
+  const upper = (k: string) => k[0]!.toUpperCase() + k.slice(1);
+  return ENTITY_KINDS.flatMap((kind) => [
+    ...['count', 'amount', 'passwordFree.count', 'passwordFree.amount'].flatMap((m) => windows.map((w) => `${kind}.${m}.${w}`)),
+    ...RELATIONS[kind].map((r) => `${kind}.isNew${upper(r)}`),
+  ]);
+}
