@@ -3,6 +3,10 @@
  * and a real Redis Cluster (both from global setup), the Redis ones with the clients riskhook ships.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { inject } from 'vitest';
 import { ENTITY_KINDS } from '../../lib/events.js';
 import { RELATIONS } from '../../lib/velocity/plan.js';
@@ -44,3 +48,17 @@ export function keepEverything(windows: readonly string[] = Object.keys(DEFAULT_
     ...RELATIONS[kind].map((r) => `${kind}.isNew${upper(r)}`),
   ]);
 }
+
+let keepingPolicy: string | undefined;
+/** The default policy with every counter kept (keepEverything), as a file for RISKHOOK_POLICY. */
+export function keepEverythingPolicy(): string {
+  if (keepingPolicy) return keepingPolicy;
+  const policy = parseYaml(readFileSync(new URL('../../policies/default.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const path = join(mkdtempSync(join(tmpdir(), 'riskhook-keep-')), 'keep-everything.json');
+  writeFileSync(path, JSON.stringify({ ...policy, version: 'default-keep-everything', keep: keepEverything(Object.keys(policy.windows as object)) }));
+  return (keepingPolicy = path);
+}
+
+/** First seen (counted ms) from an entity hash's state field, read as a buffer; undefined when never counted. */
+export const firstSeenOf = (hash: Record<string, Buffer>): number | undefined =>
+  hash.s ? hash.s.readIntLE(7, 6) + hash.s[13]! * 2 ** 48 : undefined;
