@@ -20,7 +20,10 @@
  * the growth during the preload: use an empty database.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
@@ -49,6 +52,24 @@ const CURRENCIES = (
   'CNY USD EUR JPY GBP HKD SGD AUD CAD CHF SEK NOK DKK NZD KRW TWD THB MYR IDR PHP ' +
   'INR VND BRL MXN ZAR TRY PLN CZK HUF ILS AED SAR QAR KWD EGP NGN KES CLP COP PEN'
 ).split(' ');
+
+const ENGINES = ['reference', 'shipped', 'shipped + detection state'] as const;
+type Engine = (typeof ENGINES)[number];
+
+/** The default policy keeping the state the detection rules will read (approved spend, device trust, 30d sums), as a file. */
+function detectionStatePolicy(): string {
+  const policy = parseYaml(readFileSync('policies/default.yaml', 'utf8')) as Record<string, unknown>;
+  const keep = [
+    ...['account', 'linkedAccount'].flatMap((e) => [
+      `${e}.approved.amount.24h`, `${e}.approved.count.24h`, `${e}.approved.amount.30d`,
+      `${e}.untrusted.passwordFree.amount.24h`, `${e}.device.trusted`,
+    ]),
+    'instrument.approved.amount.24h',
+  ];
+  const path = join(mkdtempSync(join(tmpdir(), 'riskhook-bench-')), 'detection-state.json');
+  writeFileSync(path, JSON.stringify({ ...policy, version: 'default-keeping-detection-state', keep }));
+  return path;
+}
 
 interface Cell {
   scenario: string;
@@ -357,10 +378,25 @@ async function main() {
 
     // 3b. The engine against its reference: Redis CPU per event through decide (the reference: the same
     // Redis work, claim + count and read + decision), workload by workload, in alternating blocks.
-    const engines: Record<'reference' | 'shipped', (wire: () => Record<string, unknown>) => () => Promise<unknown>> = {
+    // The state the detection rules will need (approved spend, untrusted password-free spend, device
+    // pairs and trust, a 30d sum), kept by a policy variant before any rule reads it: its cost, same run.
+    const keeping = createRuntime(
+      loadConfig({
+        GENERIC_WEBHOOK_SECRETS: secret,
+        RISKHOOK_PEPPER: randomBytes(16).toString('hex'),
+        RISKHOOK_STAGE: 'bench',
+        REDIS_URL: url,
+        RISKHOOK_DEADLINE_MS: '5000',
+        RISKHOOK_POLICY: detectionStatePolicy(),
+      }),
+    );
+    const engines: Record<Engine, (wire: () => Record<string, unknown>) => () => Promise<unknown>> = {
       reference: (wire) => () => referenceDecide(referenceStore, canonical(wire()), referenceHasher, decisionJson),
       shipped: (wire) => async () => {
         if ((await decide(canonical(wire()), deps)).degraded) failures++;
+      },
+      'shipped + detection state': (wire) => async () => {
+        if ((await decide(canonical(wire()), keeping.deps)).degraded) failures++;
       },
     };
     // The hot customer has a week of history on every entity (in time order, each received at its time).
@@ -372,29 +408,35 @@ async function main() {
       await decide(event, { ...deps, now: () => at + (Date.now() - realStart) }, at);
       await referenceDecide(referenceStore, { ...event, id: `${event.id}-ref` }, referenceHasher, decisionJson);
     }
-    const comparison: { workload: string; engine: 'reference' | 'shipped'; round: number; redisCpuUsPerEvent: number; events: number }[] = [];
+    const comparison: { workload: string; engine: Engine; round: number; redisCpuUsPerEvent: number; events: number }[] = [];
     for (const [workload, wire] of Object.entries(WORKLOADS)) {
       // Warm-up, not recorded: the hot hub's related sets fill up to the cap.
-      for (const engine of ['reference', 'shipped'] as const) await measure(`warm ${engine}`, 16, admin, engines[engine](() => wire()), 1);
+      for (const engine of ENGINES) await measure(`warm ${engine}`, 16, admin, engines[engine](() => wire()), 1);
     }
     for (let round = 0; round < ROUNDS; round++) {
       for (const [workload, wire] of Object.entries(WORKLOADS)) {
-        const order = round % 2 === 0 ? (['reference', 'shipped'] as const) : (['shipped', 'reference'] as const);
+        const order = round % 2 === 0 ? ENGINES : [...ENGINES].reverse();
         for (const engine of order) {
           const c = await measure(`${engine} ${workload}`, 16, admin, engines[engine](() => wire()), BLOCK_SECONDS);
           comparison.push({ workload, engine, round, redisCpuUsPerEvent: c.redisCpuUsPerOp, events: c.operations });
         }
       }
     }
+    await keeping.store.close();
     const median = (xs: number[]) => {
       const sorted = [...xs].sort((a, b) => a - b);
       return sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
     };
-    const cpu = (workload: string, engine: 'reference' | 'shipped') => {
+    const cpu = (workload: string, engine: Engine) => {
       const xs = comparison.filter((c) => c.workload === workload && c.engine === engine).map((c) => c.redisCpuUsPerEvent);
       return { median: Math.round(median(xs) * 10) / 10, min: Math.min(...xs), max: Math.max(...xs) };
     };
-    const engineTable = Object.keys(WORKLOADS).map((workload) => ({ workload, reference: cpu(workload, 'reference'), shipped: cpu(workload, 'shipped') }));
+    const engineTable = Object.keys(WORKLOADS).map((workload) => ({
+      workload,
+      reference: cpu(workload, 'reference'),
+      shipped: cpu(workload, 'shipped'),
+      detection: cpu(workload, 'shipped + detection state'),
+    }));
     const quiet = cpu('typical', 'shipped').median;
     const hotRatio = (workload: string) => Math.round((cpu(workload, 'shipped').median / quiet) * 100) / 100;
 
@@ -446,10 +488,10 @@ async function main() {
     console.log(`handler own cost (no I/O): p50 ${handlerOwn.p50us} µs, p99 ${handlerOwn.p99us} µs over ${own.length} signed events`);
     console.log('');
     console.log(`engine vs reference (before issue 9): Redis CPU µs per event through decide, 16 in flight, ${ROUNDS} alternating rounds of ${BLOCK_SECONDS} s: median [min-max]`);
-    console.log('workload                       reference                shipped                  shipped/reference');
+    console.log('workload                       reference                shipped                  shipped/reference   shipped keeping the detection state');
     for (const row of engineTable) {
       const f = (c: { median: number; min: number; max: number }) => `${c.median} [${c.min}-${c.max}]`.padEnd(24);
-      console.log(`${row.workload.padEnd(30)} ${f(row.reference)} ${f(row.shipped)} ${(row.shipped.median / row.reference.median).toFixed(2)}x`);
+      console.log(`${row.workload.padEnd(30)} ${f(row.reference)} ${f(row.shipped)} ${`${(row.shipped.median / row.reference.median).toFixed(2)}x`.padEnd(19)} ${f(row.detection)}`);
     }
     console.log('');
     for (const [name, m] of [['shipped', memory], ['reference', referenceMemory]] as const) {
