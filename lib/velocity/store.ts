@@ -111,7 +111,11 @@ export interface VelocityStore {
   /** Read the decision stored for an event id, if any (used while a duplicate waits). */
   readDecision(eventKey: string): Promise<Decision | undefined>;
   saveDecision(eventKey: string, decision: Decision): Promise<void>;
-  /** Count the event (once per event key) and read what the plan reads. */
+  /**
+   * Count the event (once per event key) and read what the plan reads. A repeat of the same request
+   * counts nothing and reads the first one's novelty facts; once the event is committed it is not
+   * recorded again (decide returns its stored decision).
+   */
   record(request: RecordRequest): Promise<VelocitySnapshot>;
   /**
    * Store the decision and what depends on it (approved spend, device pairs and trust), once per

@@ -261,7 +261,7 @@ describe.each(STORE_KINDS)('VelocityStore contract: %s', (kind) => {
 });
 
 describe('memory and Redis stores agree', () => {
-  it('on a random stream of events over a few entities and two weeks', async () => {
+  it('on a random stream of events and their outcomes over a few entities and two weeks', async () => {
     const limits = testLimits({ distinctCap: 6 });
     const memory = makeStore('memory', limits);
     const redis = makeStore('redis', limits);
@@ -279,10 +279,11 @@ describe('memory and Redis stores agree', () => {
       for (let i = 0; i < 400; i++) {
         at += rand(4) === 0 ? rand(6 * 3_600_000) : rand(5 * MIN);
         const [a, d, ip] = [pick(accounts), pick(devices), pick(ips)];
-        // Now and then a retry of an earlier event, delivered now (it must count nothing in either store).
-        const retry = sent.length > 0 && rand(10) === 0;
+        // Now and then a retry, delivered now, of an earlier event whose first attempt crashed between
+        // record and commit (it must count nothing in either store; a committed event is never recorded again).
+        const retry = sent.length > 0 && rand(4) === 0;
         const request: RecordRequest = retry
-          ? { ...pick(sent), receivedAt: at }
+          ? { ...sent.splice(rand(sent.length), 1)[0]!, receivedAt: at }
           : {
               eventKey: randomKey(), at: at - (rand(8) === 0 ? rand(3 * 3_600_000) : 0), receivedAt: at,
               amountMinor: rand(100_000), currency: rand(5) === 0 ? 'USD' : 'CNY', passwordFree: rand(2) === 0,
@@ -292,9 +293,14 @@ describe('memory and Redis stores agree', () => {
                 entity('ip', ip, [{ relation: 'account', member: a }, { relation: 'device', member: d }]),
               ],
             };
-        if (!retry) sent.push(request);
+        const crashed = !retry && rand(6) === 0;
+        if (crashed) sent.push(request);
         const [m, r] = [await memory.record(request), await redis.record(request)];
         expect(r, `event ${i}`).toEqual(m);
+        // Then its outcome: approved or held, strongly authenticated or not (approved spend, device pairs and trust).
+        const decision = { eventId: request.eventKey, decision: rand(3) === 0 ? 'hold' as const : 'approve' as const, score: 0, reasons: [], features: {}, policyVersion: 't', degraded: false as const };
+        const commit = { ...request, decision, strongAuth: rand(3) === 0 };
+        if (!crashed) await Promise.all([memory.commit(commit), redis.commit(commit)]);
       }
     } finally {
       await Promise.all([memory.close(), redis.close()]);

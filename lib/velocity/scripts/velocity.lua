@@ -227,6 +227,37 @@ local function keepCurrency(key, p, s, vals)
   return s.ncur < currencyCap
 end
 
+-- Adds to this event's bucket at each resolution whose ring holds it: counts (by metric code 1-4)
+-- and, when `withAmounts`, amounts in the event's currency (codes 5-8, saturating). Appends the
+-- fields to `hset`; returns the buckets' new counts and amounts, and whether amounts were written.
+local function addToBuckets(p, s, vals, own, addCounts, addAmounts, withAmounts, hset)
+  local ownCounts, ownAmounts, wrote = {}, {}, false
+  for i, r in ipairs(p.res) do
+    if own[i] > floor(s.newest / r.g) - r.n then
+      local slot = own[i] % r.n
+      local live = s.masks[i][slot]
+      s.masks[i][slot] = true
+      local f = field(i, slot)
+      if #p.counts > 0 then
+        local v = counts(p, live and vals[f])
+        for k, m in ipairs(p.counts) do v[k] = v[k] + addCounts[m] end
+        ownCounts[i] = v
+        hset[#hset + 1] = f
+        hset[#hset + 1] = pack(p.countFmt, unpack(v, 1, #p.counts))
+      end
+      if withAmounts and r.a then
+        wrote = true
+        local v = amounts(p, vals[f .. currency], own[i])
+        for k, m in ipairs(p.amounts) do v[k] = sat(v[k], addAmounts[m - 4]) end
+        ownAmounts[i] = v
+        hset[#hset + 1] = f .. currency
+        hset[#hset + 1] = pack(p.amountFmt, own[i], unpack(v, 1, #p.amounts))
+      end
+    end
+  end
+  return ownCounts, ownAmounts, wrote
+end
+
 local out = {}
 
 local function record(key, p, flagsIn)
@@ -267,31 +298,9 @@ local function record(key, p, flagsIn)
     local add = { 1, passwordFree and 1 or 0, untrusted and 1 or 0, 0 }
     local addAmount = { amount, passwordFree and amount or 0, untrusted and amount or 0, 0 }
     local keepsCurrency = #p.amounts > 0 and keepCurrency(key, p, s, vals)
-    local counted = false
     local hset = {}
-    for i, r in ipairs(p.res) do
-      if own[i] > floor(newest / r.g) - r.n then
-        local slot = own[i] % r.n
-        local live = s.masks[i][slot]
-        s.masks[i][slot] = true
-        local f = field(i, slot)
-        if #p.counts > 0 then
-          local v = counts(p, live and vals[f])
-          for k, m in ipairs(p.counts) do v[k] = v[k] + add[m] end
-          ownCounts[i] = v
-          hset[#hset + 1] = f
-          hset[#hset + 1] = pack(p.countFmt, unpack(v, 1, #p.counts))
-        end
-        if keepsCurrency and r.a then
-          counted = true
-          local v = amounts(p, vals[f .. currency], own[i])
-          for k, m in ipairs(p.amounts) do v[k] = sat(v[k], addAmount[m - 4]) end
-          ownAmounts[i] = v
-          hset[#hset + 1] = f .. currency
-          hset[#hset + 1] = pack(p.amountFmt, own[i], unpack(v, 1, #p.amounts))
-        end
-      end
-    end
+    local counted
+    ownCounts, ownAmounts, counted = addToBuckets(p, s, vals, own, add, addAmount, keepsCurrency, hset)
     if counted then
       local last = vals['c' .. currency] and unpackStruct('<i7', vals['c' .. currency])
       if not last then
@@ -440,26 +449,7 @@ local function commit(key, p, approved, strong)
   if approvedCount or approvedAmount then
     local kept = vals['c' .. currency] and true or false
     local hset = {}
-    for i, r in ipairs(p.res) do
-      if own[i] > floor(s.newest / r.g) - r.n then
-        local slot = own[i] % r.n
-        local live = s.masks[i][slot]
-        s.masks[i][slot] = true
-        local f = field(i, slot)
-        if #p.counts > 0 then
-          local v = counts(p, live and vals[f])
-          if approvedCount then v[approvedCount] = v[approvedCount] + 1 end
-          hset[#hset + 1] = f
-          hset[#hset + 1] = pack(p.countFmt, unpack(v, 1, #p.counts))
-        end
-        if approvedAmount and kept and r.a then
-          local v = amounts(p, vals[f .. currency], own[i])
-          v[approvedAmount] = sat(v[approvedAmount], amount)
-          hset[#hset + 1] = f .. currency
-          hset[#hset + 1] = pack(p.amountFmt, own[i], unpack(v, 1, #p.amounts))
-        end
-      end
-    end
+    addToBuckets(p, s, vals, own, { 0, 0, 0, 1 }, { 0, 0, 0, amount }, approvedAmount and kept, hset)
     hset[#hset + 1] = 's'
     hset[#hset + 1] = writeState(p, s)
     redis.call('HSET', key, unpack(hset))
