@@ -75,6 +75,8 @@ export class MemoryVelocityStore implements VelocityStore {
   readonly #markers = new Map<string, Expiring<Map<string, string>>>();
   readonly #decisions = new Map<string, Expiring<string>>();
   #writes = 0;
+  /** The next sweep: after as many writes as there are entries (amortised constant cost per write). */
+  #nextSweep = SWEEP_EVERY;
 
   constructor(limits: StoreLimits, now: () => number = Date.now) {
     this.#limits = limits;
@@ -106,7 +108,7 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   async record(request: RecordRequest): Promise<VelocitySnapshot> {
-    if (++this.#writes % SWEEP_EVERY === 0) this.#sweep();
+    if (++this.#writes >= this.#nextSweep) this.#sweep();
     const t = this.#clock(request);
     const now = this.#now();
     let marker = this.#live(this.#markers, request.eventKey);
@@ -374,6 +376,7 @@ export class MemoryVelocityStore implements VelocityStore {
     for (const map of [this.#entities, this.#markers, this.#decisions] as Map<string, { expiresAt: number }>[]) {
       for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
     }
+    this.#nextSweep = this.#writes + Math.max(SWEEP_EVERY, this.#entities.size + this.#markers.size + this.#decisions.size);
   }
 }
 
