@@ -21,6 +21,7 @@ import { rsaPublicKey, splitPublicKeys } from './providers/keys.js';
 import { DEFAULT_MAX_NOTIFICATION_AGE_HOURS } from './providers/notification-age.js';
 import { decodeSecret } from './providers/standard-webhooks.js';
 import { DEFAULT_LIMITS, type StoreLimits } from './velocity/store.js';
+import { MAX_WINDOW_MS, parseDuration } from './velocity/windows.js';
 
 /** Each provider's verification material; an empty one leaves that provider unserved (404). */
 export interface ProviderConfig {
@@ -189,6 +190,18 @@ const Env = z.object({
   RISKHOOK_MAX_BODY_BYTES: int(1_024, 1_048_576, 65_536),
   // Retries must find the stored decision: cover the longest provider retry horizon in use (Alipay ~25 h, WeChat ~24 h, Standard Webhooks ~75 h).
   RISKHOOK_DECISION_TTL_HOURS: int(1, 720, DEFAULT_LIMITS.decisionTtlMs / 3_600_000),
+  // How far before its arrival an event may be counted (the velocity clock); the policy windows' duration syntax.
+  RISKHOOK_MAX_EVENT_LAG: z
+    .string()
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined || ms > MAX_WINDOW_MS) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 25h or 3d, at most 30d' });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .optional(),
   RISKHOOK_STAGE: z.string().default('local'),
   // Set from serverless.yml (`\${self:provider.timeout}`): Lambda tells a function its timeout only per invocation.
   RISKHOOK_FUNCTION_TIMEOUT_S: z
@@ -383,7 +396,9 @@ function readConfig(env: NodeJS.ProcessEnv, packaging: boolean): Config | undefi
     },
     limits: {
       windows: policy.windows,
+      plan: policy.plan,
       ...DEFAULT_LIMITS,
+      maxEventLagMs: e.RISKHOOK_MAX_EVENT_LAG ?? DEFAULT_LIMITS.maxEventLagMs,
       decisionTtlMs: e.RISKHOOK_DECISION_TTL_HOURS * 3_600_000,
       // A claim still pending after twice the deadline belongs to an attempt that died or gave up.
       claimStaleMs: Math.max(2 * e.RISKHOOK_DEADLINE_MS, 2_000),

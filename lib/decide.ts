@@ -2,6 +2,7 @@
  * The decision flow: claim the event id, count and read velocity, evaluate the policy, store the
  * decision. All within a deadline; when the store fails or is too slow, answer with the configured
  * fallback and say so (degraded). Retries return the stored decision and count nothing.
+ * Record (count and read what the policy reads), evaluate, then commit (the decision and what depends on it).
  */
 import { StoreUnavailableError } from './errors.js';
 import { BINDING_KINDS, type Binding, type Decision, type EntityKind, type PaymentEvent } from './events.js';
@@ -60,7 +61,8 @@ export async function decide(
       const first = await awaitDecision(deps.store, eventKey, deadline, now);
       return first ? stored(first, trace) : fallback(event, deps, 'duplicate_in_flight', trace);
     }
-    const snapshot = await beforeDeadline(() => deps.store.record(recordRequest(event, eventKey, deps.hasher)), deadline, now);
+    const request = recordRequest(event, eventKey, deps.hasher, startedAt);
+    const snapshot = await beforeDeadline(() => deps.store.record(request), deadline, now);
     trace.features = buildFeatures(event, snapshot, deps.policy.readers);
     const evaluation = evaluate(deps.policy, trace.features);
     trace.shadow = evaluation.shadow;
@@ -75,7 +77,9 @@ export async function decide(
       degraded: false,
     };
     try {
-      await beforeDeadline(() => deps.store.saveDecision(eventKey, decision), deadline, now);
+      // Commit: the decision, and what depends on it (approved spend, device trust), once.
+      const strongAuth = STRONG_AUTH.has(event.authMethod);
+      await beforeDeadline(() => deps.store.commit({ ...request, decision, strongAuth }), deadline, now);
     } catch (error) {
       // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
       logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
@@ -111,8 +115,14 @@ export async function bind(binding: Binding, deps: Pick<DecideDeps, 'store' | 'h
   await beforeDeadline(() => deps.store.recordBinding({ at: binding.occurredAt, state: binding.state, entities }), deadline, now);
 }
 
-/** The entities of an event, by hashed id, each with the related entities the same event carries. */
-export function recordRequest(event: PaymentEvent, eventKey: string, hasher: IdentityHasher): RecordRequest {
+/** Authentication strong enough that an approved payment makes its device trusted for the account. */
+const STRONG_AUTH: ReadonlySet<PaymentEvent['authMethod']> = new Set(['password', 'biometric', 'three_ds']);
+
+/**
+ * The entities of an event, by hashed id, each with the related entities the same event carries.
+ * `receivedAt` is when the request arrived: the velocity clock bounds the event's time by it.
+ */
+export function recordRequest(event: PaymentEvent, eventKey: string, hasher: IdentityHasher, receivedAt?: number): RecordRequest {
   const raw: Partial<Record<EntityKind, string>> = {
     account: event.account.id,
     linkedAccount: event.linkedAccount?.id,
@@ -128,12 +138,12 @@ export function recordRequest(event: PaymentEvent, eventKey: string, hasher: Ide
   const entities: EntityUpdate[] = [...hashed].map(([kind, key]) => ({
     kind,
     key,
-    relations: RELATIONS[kind],
     members: RELATIONS[kind].filter((r) => hashed.has(r)).map((relation) => ({ relation, member: hashed.get(relation)! })),
   }));
   return {
     eventKey,
     at: event.occurredAt,
+    ...(receivedAt !== undefined && { receivedAt }),
     amountMinor: event.amount.minor,
     currency: event.amount.currency,
     passwordFree: event.authMethod === 'password_free',

@@ -15,7 +15,8 @@ import {
   type PaymentEvent,
 } from '../events.js';
 import { COUNTRY_CODES, CURRENCY_CODES } from '../iso-codes.js';
-import { type EntityVelocity, RELATIONS, type VelocitySnapshot } from '../velocity/store.js';
+import { type Metric, PAIR_KINDS, RELATIONS, type StoreNeed } from '../velocity/plan.js';
+import type { EntityVelocity, VelocitySnapshot } from '../velocity/store.js';
 
 export type FeatureType = 'number' | 'boolean' | 'string';
 /** A feature's value for an event and what the store returned; undefined when the event has none. */
@@ -27,6 +28,8 @@ export interface FeatureInfo {
   /** The code list a string feature's values come from (ISO 4217, ISO 3166-1), too long to print in an error. */
   readonly codes?: { readonly name: string; readonly set: ReadonlySet<string> };
   readonly read: FeatureReader;
+  /** What the feature needs the velocity store to keep and read; none for the event's own fields. */
+  readonly needs?: StoreNeed;
 }
 export type Features = Record<string, FeatureValue>;
 
@@ -48,45 +51,79 @@ const EVENT_FEATURES: ReadonlyArray<[string, FeatureInfo]> = [
     'account.ageMs',
     {
       type: 'number',
-      // From account.createdAt when the provider says; else from our own first sighting.
+      needs: { kind: 'account', state: true },
+      // From account.createdAt when the provider says; else from our own first sighting (on the velocity clock).
       read: (e, s) =>
-        e.account.createdAt !== undefined ? e.occurredAt - e.account.createdAt : s.account && e.occurredAt - s.account.firstSeenAt,
+        e.account.createdAt !== undefined ? e.occurredAt - e.account.createdAt : s.account && s.account.countedAt - s.account.firstSeenAt,
     },
   ],
+];
+
+/** Windowed metrics, by the name a feature gives them: `<entity>.<name>.<window>`. */
+const WINDOWED: ReadonlyArray<readonly [string, Metric]> = [
+  ['count', 'count'],
+  ['amount', 'amount'],
+  ['passwordFree.count', 'passwordFreeCount'],
+  ['passwordFree.amount', 'passwordFreeAmount'],
+  ['approved.count', 'approvedCount'],
+  ['approved.amount', 'approvedAmount'],
+];
+/** Password-free attempts from a device not trusted for this account (or linked account), or with no device. */
+const UNTRUSTED: ReadonlyArray<readonly [string, Metric]> = [
+  ['untrusted.passwordFree.count', 'untrustedPasswordFreeCount'],
+  ['untrusted.passwordFree.amount', 'untrustedPasswordFreeAmount'],
 ];
 
 /** Every feature a rule may name, with its type and reader. Only window names are used from `windows`. */
 export function featureCatalogue(windows: readonly { readonly name: string }[]): Map<string, FeatureInfo> {
   const catalogue = new Map<string, FeatureInfo>(EVENT_FEATURES);
-  const number = (kind: EntityKind, read: (v: EntityVelocity, e: PaymentEvent) => number | undefined): FeatureInfo => ({
+  const number = (kind: EntityKind, needs: StoreNeed, read: (v: EntityVelocity, e: PaymentEvent) => number | undefined): FeatureInfo => ({
     type: 'number',
+    needs,
     read: (e, s) => {
       const v = s[kind];
       return v && read(v, e);
     },
   });
-  const boolean = (kind: EntityKind, read: (v: EntityVelocity) => boolean | undefined): FeatureInfo => ({
+  const boolean = (kind: EntityKind, needs: StoreNeed, read: (v: EntityVelocity) => boolean | undefined): FeatureInfo => ({
     type: 'boolean',
+    needs,
     read: (_, s) => {
       const v = s[kind];
       return v && read(v);
     },
   });
+  const state = (kind: EntityKind): StoreNeed => ({ kind, state: true });
   for (const kind of BINDING_KINDS) {
-    catalogue.set(`${kind}.boundForMs`, number(kind, (v, e) => (v.boundAt === undefined ? undefined : e.occurredAt - v.boundAt)));
+    catalogue.set(`${kind}.boundForMs`, number(kind, state(kind), (v, e) => (v.boundAt === undefined ? undefined : e.occurredAt - v.boundAt)));
   }
   for (const kind of ENTITY_KINDS) {
-    catalogue.set(`${kind}.isNew`, boolean(kind, (v) => v.isNew));
-    catalogue.set(`${kind}.seenForMs`, number(kind, (v, e) => e.occurredAt - v.firstSeenAt));
+    catalogue.set(`${kind}.isNew`, boolean(kind, state(kind), (v) => v.isNew));
+    catalogue.set(`${kind}.seenForMs`, number(kind, state(kind), (v) => v.countedAt - v.firstSeenAt));
+    const metrics = PAIR_KINDS.includes(kind) ? [...WINDOWED, ...UNTRUSTED] : WINDOWED;
     for (const { name } of windows) {
-      catalogue.set(`${kind}.count.${name}`, number(kind, (v) => v.windows[name]?.count));
-      catalogue.set(`${kind}.amount.${name}`, number(kind, (v) => v.windows[name]?.amount));
-      catalogue.set(`${kind}.passwordFree.count.${name}`, number(kind, (v) => v.windows[name]?.passwordFreeCount));
-      catalogue.set(`${kind}.passwordFree.amount.${name}`, number(kind, (v) => v.windows[name]?.passwordFreeAmount));
+      for (const [label, metric] of metrics) {
+        catalogue.set(`${kind}.${label}.${name}`, number(kind, { kind, metric, window: name }, (v) => v.windows[name]?.[metric]));
+      }
     }
     for (const relation of RELATIONS[kind]) {
-      catalogue.set(`${kind}.isNew${capitalised(relation)}`, boolean(kind, (v) => v.newRelations[relation]));
-      for (const { name } of windows) catalogue.set(`${kind}.distinct.${relation}.${name}`, number(kind, (v) => v.distinct[relation]?.[name]));
+      catalogue.set(`${kind}.isNew${capitalised(relation)}`, boolean(kind, { kind, relation }, (v) => v.newRelations[relation]));
+      for (const { name } of windows) {
+        catalogue.set(`${kind}.distinct.${relation}.${name}`, number(kind, { kind, relation, window: name }, (v) => v.distinct[relation]?.[name]));
+      }
+    }
+    if (PAIR_KINDS.includes(kind)) {
+      // This entity with the event's device, from approved payments only (a held one never makes a device known or trusted).
+      const pairs: StoreNeed = { kind, pairs: true };
+      const pair = (v: EntityVelocity) => v.device;
+      catalogue.set(`${kind}.device.known`, boolean(kind, pairs, (v) => (pair(v) === undefined ? undefined : pair(v) !== null)));
+      catalogue.set(`${kind}.device.trusted`, boolean(kind, pairs, (v) => (pair(v) === undefined ? undefined : pair(v)?.trustedAt !== undefined)));
+      catalogue.set(`${kind}.device.seenForMs`, number(kind, pairs, (v) => (pair(v) ? v.countedAt - pair(v)!.firstSeenAt : undefined)));
+      catalogue.set(`${kind}.device.idleForMs`, number(kind, pairs, (v) => (pair(v) ? Math.max(0, v.countedAt - pair(v)!.lastSeenAt) : undefined)));
+      catalogue.set(
+        `${kind}.device.trustedForMs`,
+        number(kind, pairs, (v) => (pair(v)?.trustedAt !== undefined ? v.countedAt - pair(v)!.trustedAt! : undefined)),
+      );
     }
   }
   return catalogue;

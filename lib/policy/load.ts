@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { FeatureValue } from '../events.js';
-import { type WindowSpec, windowSpecs } from '../velocity/windows.js';
+import { type StoreNeed, type StorePlan, buildPlan } from '../velocity/plan.js';
+import { MAX_WINDOW_MS, type WindowSpec, parseDuration, windowSpecs } from '../velocity/windows.js';
 import { type FeatureInfo, type FeatureReader, type Features, featureCatalogue } from './features.js';
 import { COMPARISONS, type Comparison, type Condition, Leaf, PolicyFile } from './schema.js';
 
@@ -31,6 +32,10 @@ export interface Policy {
   readonly rules: readonly CompiledRule[];
   /** The features the rules read (conditions and message placeholders): the only ones a decision builds. */
   readonly readers: ReadonlyArray<readonly [string, FeatureReader]>;
+  /** Features kept by the store though not read (the file's `keep:`). */
+  readonly keep: readonly string[];
+  /** What the velocity store keeps and reads for this policy: its read plan. */
+  readonly plan: StorePlan;
 }
 
 export function loadPolicyFile(path: string): Policy {
@@ -75,10 +80,21 @@ export function compilePolicy(raw: unknown, source = 'policy'): Policy {
     }
     return { id: rule.id, mode: rule.mode, score: rule.score ?? 0, hold: rule.hold ?? false, message: rule.message, test, features };
   });
+  file.keep.forEach((name, i) => {
+    const info = catalogue.get(name);
+    if (!info) errors.push(`keep[${i}]: unknown feature "${name}"${suggest(name, catalogue)}`);
+    else if (!info.needs) errors.push(`keep[${i}]: "${name}" is a field of the event; the store keeps nothing for it`);
+  });
+  const deviceRetentionMs = parseDuration(file.deviceRetention);
+  if (deviceRetentionMs === undefined || deviceRetentionMs > MAX_WINDOW_MS) {
+    errors.push(`deviceRetention: expected a duration such as 7d, at most 30d; got ${JSON.stringify(file.deviceRetention)}`);
+  }
   if (errors.length > 0) throw new ConfigError(`${source}: ${errors.join('; ')}`);
   const read = new Set(rules.flatMap((r) => [...r.features, ...(r.message.match(/\{([^}]+)\}/g) ?? []).map((p) => p.slice(1, -1))]));
   const readers = [...read].map((name) => [name, catalogue.get(name)!.read] as const);
-  return { version: file.version, holdAt: file.holdAt, windows, rules, readers };
+  const needs = (names: Iterable<string>) => [...names].flatMap((name) => catalogue.get(name)?.needs ?? []) as StoreNeed[];
+  const plan = buildPlan(windows, needs(read), needs(file.keep), deviceRetentionMs);
+  return { version: file.version, holdAt: file.holdAt, windows, rules, readers, keep: file.keep, plan };
 }
 
 /** "rules[2].when" -> 'rule "pf-burst" (rules[2]) when' so an error names the rule by its id. */

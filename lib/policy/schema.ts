@@ -55,5 +55,12 @@ export const PolicyFile = z.strictObject({
   /** window name -> bucket size, e.g. { "10m": "1m", "24h": "1h" } */
   windows: z.record(z.string(), z.string()).default({ ...DEFAULT_WINDOWS }),
   rules: z.array(Rule).min(1),
+  /**
+   * Features kept by the velocity store though no rule reads them yet (e.g. for a rule about to be
+   * switched on: a counter newly read starts empty otherwise). Checked against the catalogue.
+   */
+  keep: z.array(z.string().min(1)).default([]),
+  /** How long related entities' first-seen facts and device pairs are kept, e.g. 7d (at most 30d). */
+  deviceRetention: z.string().default('7d'),
 });
 export type PolicyFile = z.infer<typeof PolicyFile>;

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { type DecideDeps, bind, decide } from '../decide.js';
+import { type DecideDeps, type DecisionTrace, bind, decide } from '../decide.js';
 import type { Binding, Decision, EntityKind, PaymentEvent } from '../events.js';
 import { IdentityHasher, canonicalIp } from '../identity.js';
 import type { Policy } from '../policy/load.js';
@@ -71,11 +71,18 @@ export async function createScorers(policies: readonly Policy[], options: Scorer
   return policies.map((policy) => {
     const store = new RedisVelocityStore(client, replayLimits(policy, options));
     // The client is shared: the last scorer to close disconnects it.
-    const shared = delegating(store, {
+    const shared: VelocityStore = {
+      name: store.name,
+      claim: (key, now) => store.claim(key, now),
+      readDecision: (key) => store.readDecision(key),
+      saveDecision: (key, decision) => store.saveDecision(key, decision),
+      record: (request) => store.record(request),
+      commit: (request) => store.commit(request),
+      recordBinding: (request) => store.recordBinding(request),
       close: async () => {
         if (--open === 0) await store.close();
       },
-    });
+    };
     return scorer(policy, options, () => shared, new IdentityHasher(randomBytes(16).toString('hex')));
   });
 }
@@ -95,17 +102,9 @@ function scorer(policy: Policy, options: ScorerOptions, makeStore: (now: () => n
   const clock = { now: 0 };
   const now = () => clock.now;
   const store = makeStore(now);
-  const shadow: string[] = [];
-  let repeated = false;
   const deps: DecideDeps = {
-    store: delegating(store, {
-      claim: async (key, at) => {
-        const claim = await store.claim(key, at);
-        repeated = claim.state === 'decided';
-        return claim;
-      },
-    }),
-    policy: recordingShadowHits(policy, shadow),
+    store,
+    policy,
     hasher,
     deadlineMs: options.deadlineMs ?? 800,
     onStoreFailure: options.onStoreFailure ?? 'hold',
@@ -115,49 +114,16 @@ function scorer(policy: Policy, options: ScorerOptions, makeStore: (now: () => n
     policy,
     async payment(event, at) {
       clock.now = at;
-      shadow.length = 0;
-      repeated = false;
-      const decision = await decide(event, deps, at);
-      return { decision, shadow: shadow.length === 0 ? NONE : shadow.slice(), repeated };
+      // The trace says what the webhook's log line says: a repeated id, the shadow rules that fired.
+      const trace: DecisionTrace = { duplicate: false };
+      const decision = await decide(event, deps, at, trace);
+      return { decision, shadow: trace.shadow?.length ? trace.shadow : NONE, repeated: trace.duplicate };
     },
     async binding(binding, at) {
       clock.now = at;
       await bind(binding, deps, at);
     },
     close: () => store.close(),
-  };
-}
-
-/** A store passing every call to `store`, except those given. */
-function delegating(store: VelocityStore, overrides: Partial<VelocityStore>): VelocityStore {
-  return {
-    name: store.name,
-    claim: (key, now) => store.claim(key, now),
-    readDecision: (key) => store.readDecision(key),
-    saveDecision: (key, decision) => store.saveDecision(key, decision),
-    record: (request) => store.record(request),
-    recordBinding: (request) => store.recordBinding(request),
-    close: () => store.close(),
-    ...overrides,
-  };
-}
-
-/** The same policy, its shadow rules noting when they fire (evaluate only logs them). Scores are untouched. */
-function recordingShadowHits(policy: Policy, hits: string[]): Policy {
-  return {
-    ...policy,
-    rules: policy.rules.map((rule) =>
-      rule.mode !== 'shadow'
-        ? rule
-        : {
-            ...rule,
-            test: (features) => {
-              const fired = rule.test(features);
-              if (fired) hits.push(rule.id);
-              return fired;
-            },
-          },
-    ),
   };
 }
 

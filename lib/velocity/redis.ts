@@ -1,40 +1,45 @@
 /**
- * The Redis store. It only moves bytes: the arithmetic lives in the Lua scripts (mirroring
- * windows.ts). On a single node an event's entities go in one EVALSHA (one round trip, one script
- * run); on a cluster, one EVALSHA per entity, all sent at once, each to its shard (every key of an
- * entity shares its hash tag). Every Redis failure surfaces as StoreUnavailableError.
+ * The Redis store. It only moves bytes: the arithmetic lives in velocity.lua (mirroring memory.ts).
+ * On a single node an event is one script call for all its entities, its marker folded into the
+ * decision record (one round trip, one script run); on a cluster, one call per entity, all sent at
+ * once, each to its shard with a per-entity marker (every key of an entity shares its hash tag).
+ * Every Redis failure surfaces as StoreUnavailableError.
  */
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import type { Decision } from '../events.js';
+import { CURRENCY_CAP, type EntityPlan, METRICS, type StorePlan, planOf } from './plan.js';
 import { SCRIPTS } from './scripts/index.js';
 import {
   type BindingRequest,
   type Claim,
+  type CommitRequest,
   type EntityUpdate,
   type EntityVelocity,
   type RecordRequest,
   type StoreLimits,
   type VelocitySnapshot,
   type VelocityStore,
+  DEFAULT_LIMITS,
   KIND_CODE,
-  entityTtlMs,
 } from './store.js';
-import { longestWindowMs } from './windows.js';
+import { velocityClock } from './windows.js';
 
 // Client creation lives in redis-client.ts; re-exported here, where tests and the benchmark import it.
 export { createRedisClient, createRedisClusterClient, lambdaClusterOptions, lambdaRedisOptions } from './redis-client.js';
 
 type ScriptClient = (Redis | Cluster) & {
   claimDecision(key: string, now: number, staleMs: number, ttlMs: number): Promise<[string, string?]>;
-  recordEntities(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<(string | number)[]>;
+  velocity(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<(string | number)[] | number>;
   recordBinding(key: string, at: number, field: 'b' | 'u', ttlMs: number): Promise<number>;
 };
 
 export const keys = {
   tag: (entity: Pick<EntityUpdate, 'kind' | 'key'>) => `${KIND_CODE[entity.kind]}:${entity.key}`,
   buckets: (tag: string) => `rh:{${tag}}:v`,
-  related: (tag: string) => `rh:{${tag}}:d`,
+  /** One sorted set per relation: related entity hash -> last seen. */
+  related: (tag: string, relation: string) => `rh:{${tag}}:d${relation}`,
+  pairs: (tag: string) => `rh:{${tag}}:p`,
   marker: (tag: string, eventKey: string) => `rh:{${tag}}:m:${eventKey}`,
   decision: (eventKey: string) => `rh:{e:${eventKey}}`,
 };
@@ -43,10 +48,13 @@ export class RedisVelocityStore implements VelocityStore {
   readonly name = 'redis' as const;
   readonly #client: ScriptClient;
   readonly #limits: StoreLimits;
-  /** The constant part of every record-entities call's arguments: TTLs, caps, windows. */
-  readonly #fixedArgs: (string | number)[];
+  readonly #plan: StorePlan;
+  /** Each entity kind's plan as script arguments, built once. */
+  readonly #encoded = new Map<string, (string | number)[]>();
   /** On a cluster each entity's script goes to its own shard; on one node an event is one script. */
   readonly #cluster: boolean;
+  /** Some entity keeps state that commit writes (approved spend, pairs): else commit is the decision SET. */
+  readonly #commits: boolean;
 
   constructor(client: Redis | Cluster, limits: StoreLimits) {
     for (const [name, script] of Object.entries(SCRIPTS)) {
@@ -55,20 +63,19 @@ export class RedisVelocityStore implements VelocityStore {
     this.#cluster = (client as Cluster).isCluster === true;
     this.#client = client as ScriptClient;
     this.#limits = limits;
-    const resolutions = [...new Set(limits.windows.map((w) => w.bucketMs))];
-    this.#fixedArgs = [
-      entityTtlMs(limits.windows),
-      limits.markerTtlMs,
-      limits.distinctCap,
-      longestWindowMs(limits.windows),
-      resolutions.join(','),
-      limits.windows.length,
-      ...limits.windows.flatMap((w) => [w.ms, w.bucketMs, resolutions.indexOf(w.bucketMs)]),
-    ];
+    this.#plan = planOf(limits);
+    for (const [kind, plan] of Object.entries(this.#plan.entities)) this.#encoded.set(kind, encodePlan(plan));
+    this.#commits = Object.values(this.#plan.entities).some(
+      (p) => p.pairs || p.counts.includes('approvedCount') || p.amounts.includes('approvedAmount'),
+    );
   }
 
   get client(): Redis | Cluster {
     return this.#client;
+  }
+
+  get plan(): StorePlan {
+    return this.#plan;
   }
 
   async claim(eventKey: string, now: number): Promise<Claim> {
@@ -92,13 +99,14 @@ export class RedisVelocityStore implements VelocityStore {
   }
 
   async record(request: RecordRequest): Promise<VelocitySnapshot> {
-    const batches = this.#cluster ? request.entities.map((e) => [e]) : [request.entities];
-    const replies = await this.#call(() => Promise.all(batches.map((batch) => this.#recordEntities(request, batch))));
+    const entities = request.entities.filter((e) => this.#plan.entities[e.kind]);
+    const batches = this.#cluster ? entities.map((e) => [e]) : [entities];
+    const replies = await this.#call(() => Promise.all(batches.map((batch) => this.#script('record', request, batch))));
     const snapshot: VelocitySnapshot = {};
     batches.forEach((batch, b) => {
       let offset = 0;
       for (const entity of batch) {
-        const [velocity, next] = parseEntityReply(replies[b]!, offset, entity, this.#limits);
+        const [velocity, next] = parseEntityReply(replies[b] as (string | number)[], offset, entity, this.#plan.entities[entity.kind]!, this.#t(request));
         snapshot[entity.kind] = velocity;
         offset = next;
       }
@@ -106,11 +114,26 @@ export class RedisVelocityStore implements VelocityStore {
     return snapshot;
   }
 
+  async commit(request: CommitRequest): Promise<void> {
+    const approved = request.decision.decision === 'approve';
+    const entities = approved && this.#commits ? request.entities.filter((e) => this.#plan.entities[e.kind]) : [];
+    if (!this.#cluster) {
+      if (entities.length === 0) return this.saveDecision(request.eventKey, request.decision);
+      await this.#call(() => this.#script('commit', request, entities));
+      return;
+    }
+    await this.#call(() => Promise.all(entities.map((e) => this.#script('commit', request, [e]))));
+    await this.saveDecision(request.eventKey, request.decision);
+  }
+
   async recordBinding(request: BindingRequest): Promise<void> {
     const field = request.state === 'bound' ? 'b' : 'u';
-    const ttl = entityTtlMs(this.#limits.windows);
     await this.#call(() =>
-      Promise.all(request.entities.map((e) => this.#client.recordBinding(keys.buckets(keys.tag(e)), request.at, field, ttl))),
+      Promise.all(
+        request.entities.map((e) =>
+          this.#client.recordBinding(keys.buckets(keys.tag(e)), request.at, field, this.#plan.entities[e.kind]?.ttlMs ?? 86_400_000),
+        ),
+      ),
     );
   }
 
@@ -118,26 +141,37 @@ export class RedisVelocityStore implements VelocityStore {
     await this.#client.quit().catch(() => this.#client.disconnect());
   }
 
-  #recordEntities(request: RecordRequest, entities: readonly EntityUpdate[]) {
-    const entityKeys = entities.flatMap((entity) => {
-      const tag = keys.tag(entity);
-      return [keys.buckets(tag), keys.related(tag), keys.marker(tag, request.eventKey)];
-    });
-    return this.#client.recordEntities(
-      entityKeys.length,
-      ...entityKeys,
-      request.at,
+  #t(request: RecordRequest): number {
+    return velocityClock(request.at, request.receivedAt ?? request.at, this.#limits.maxEventLagMs ?? DEFAULT_LIMITS.maxEventLagMs);
+  }
+
+  #script(mode: 'record' | 'commit', request: RecordRequest | CommitRequest, entities: readonly EntityUpdate[]) {
+    const single = !this.#cluster;
+    const marker = single ? keys.decision(request.eventKey) : keys.marker(keys.tag(entities[0]!), request.eventKey);
+    const commit = mode === 'commit' ? (request as CommitRequest) : undefined;
+    const args: (string | number)[] = [
+      mode,
+      this.#t(request),
+      request.receivedAt ?? request.at,
       request.amountMinor,
       request.currency,
       request.passwordFree ? '1' : '0',
-      ...this.#fixedArgs,
-      ...entities.flatMap((entity) => [
-        entity.relations.length,
-        ...entity.relations.map((r) => KIND_CODE[r]),
-        entity.members.length,
-        ...entity.members.map((m) => KIND_CODE[m.relation] + m.member),
-      ]),
-    );
+      single ? this.#limits.decisionTtlMs : this.#limits.markerTtlMs,
+      this.#limits.distinctCap,
+      CURRENCY_CAP,
+      this.#plan.deviceRetentionMs,
+      commit && single ? JSON.stringify(commit.decision) : '',
+      commit?.decision.decision === 'approve' ? '1' : '0',
+      commit?.strongAuth ? '1' : '0',
+      single ? 'd' : 'm',
+    ];
+    for (const entity of entities) {
+      const plan = this.#plan.entities[entity.kind]!;
+      args.push(...this.#encoded.get(entity.kind)!);
+      for (const { relation } of plan.relations) args.push(entity.members.find((m) => m.relation === relation)?.member ?? '-');
+      args.push((plan.pairs && entity.members.find((m) => m.relation === 'device')?.member) || '-');
+    }
+    return this.#client.velocity(1 + entities.length, marker, ...entities.map((e) => keys.buckets(keys.tag(e))), ...args);
   }
 
   async #call<T>(command: () => Promise<T>): Promise<T> {
@@ -149,42 +183,77 @@ export class RedisVelocityStore implements VelocityStore {
   }
 }
 
-/** Reads one entity's part of record-entities.lua's flat reply, from `offset`; returns it and where the next starts. */
+/** An entity plan as velocity.lua reads it (see its header). */
+export function encodePlan(plan: EntityPlan): (string | number)[] {
+  const code = (m: string) => METRICS.indexOf(m as never) + 1;
+  return [
+    plan.ttlMs,
+    layoutOf(plan),
+    plan.counts.length,
+    ...plan.counts.map(code),
+    plan.amounts.length,
+    ...plan.amounts.map(code),
+    plan.resolutions.length,
+    ...plan.resolutions.flatMap((r) => [r.bucketMs, r.slots, r.amounts ? '1' : '0']),
+    plan.reads.length,
+    ...plan.reads.flatMap((r) => [code(r.metric), r.window.ms, plan.resolutions.findIndex((x) => x.bucketMs === r.window.bucketMs) + 1]),
+    plan.relations.length,
+    ...plan.relations.flatMap((r) => [KIND_CODE[r.relation], r.retentionMs, r.windows.length, ...r.windows.map((w) => w.ms)]),
+    plan.pairs ? '1' : '0',
+  ];
+}
+
+/** A 32-bit fingerprint of what an entity's buckets hold: a policy that keeps something else starts them afresh. */
+export function layoutOf(plan: Pick<EntityPlan, 'counts' | 'amounts' | 'resolutions'>): number {
+  const text = JSON.stringify([plan.counts, plan.amounts, plan.resolutions]);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** Reads one entity's part of velocity.lua's flat reply, from `offset`; returns it and where the next starts. */
 export function parseEntityReply(
   reply: readonly (string | number)[],
   offset: number,
   entity: EntityUpdate,
-  limits: StoreLimits,
+  plan: EntityPlan,
+  countedAt: number,
 ): [EntityVelocity, number] {
   const firstSeenAt = Number(reply[offset]);
   const flags = String(reply[offset + 1]);
   const boundAt = Number(reply[offset + 2]);
-  let i = offset + 3;
+  const newestAt = Number(reply[offset + 3]);
+  let i = offset + 4;
   const next = () => Number(reply[i++]);
   const windows: EntityVelocity['windows'] = {};
-  for (const w of limits.windows) {
-    windows[w.name] = { count: next(), amount: next(), passwordFreeCount: next(), passwordFreeAmount: next() };
-  }
+  for (const { metric, window } of plan.reads) (windows[window.name] ??= {})[metric] = next();
   const distinct: EntityVelocity['distinct'] = {};
   const newRelations: EntityVelocity['newRelations'] = {};
-  entity.relations.forEach((relation, r) => {
-    const counts: Record<string, number> = {};
-    for (const w of limits.windows) counts[w.name] = next();
-    distinct[relation] = counts;
+  plan.relations.forEach(({ relation, windows: read }, r) => {
     newRelations[relation] = flags[r + 1] === '1';
+    if (read.length === 0) return;
+    const counts: Record<string, number> = {};
+    for (const w of read) counts[w.name] = next();
+    distinct[relation] = counts;
   });
   const velocity: EntityVelocity = {
     isNew: flags[0] === '1',
     firstSeenAt,
+    newestAt,
+    countedAt,
     ...(boundAt > 0 && { boundAt }),
     windows,
     distinct,
     newRelations,
   };
+  if (plan.pairs && entity.members.some((m) => m.relation === 'device')) {
+    const [first, last, trusted] = [next(), next(), next()];
+    velocity.device = last > 0 ? { firstSeenAt: first, lastSeenAt: last, ...(trusted > 0 && { trustedAt: trusted }) } : null;
+  }
   return [velocity, i];
 }
 
-/** Count, amount, password-free count and amount. */
+/** Count, amount, password-free count and amount (0 where the plan keeps none). */
 export interface BucketTotals {
   n: number;
   a: number;
@@ -193,30 +262,29 @@ export interface BucketTotals {
 }
 
 /**
- * What an entity's bucket hash (rh:{<k>:<hash>}:v, as HGETALL returns it) holds, summed over every
- * bucket, per bucket size in seconds ("60", "300", ...), amounts in `currency`. For operators and
- * tests: it decodes the layout record-entities.lua writes, and reading counts nothing.
+ * What an entity's hash (rh:{<k>:<hash>}:v, read with HGETALL as buffers) holds, summed over its
+ * live buckets, per bucket size in seconds ("60", "3600", ...), amounts in `currency`. For operators
+ * and tests: it decodes the layout velocity.lua writes for `plan`, and reading counts nothing.
  */
-export function decodeBucketHash(hash: Readonly<Record<string, string>>, currency = 'CNY'): Map<string, BucketTotals> {
-  const sizes = (hash.w ?? '').split(',').map((ms) => String(Number(ms) / 1000));
+export function decodeBucketHash(hash: Readonly<Record<string, Buffer>>, plan: EntityPlan, currency = 'CNY'): Map<string, BucketTotals> {
   const out = new Map<string, BucketTotals>();
-  const add = (r: number, metric: keyof BucketTotals, value: number) => {
-    const size = sizes[r];
-    if (size === undefined) return;
-    const totals = out.get(size) ?? { n: 0, a: 0, p: 0, q: 0 };
-    totals[metric] += value;
-    out.set(size, totals);
-  };
-  for (const [field, value] of Object.entries(hash)) {
-    if (/^\d+$/.test(field)) {
-      const code = Number(field);
-      const rest = code % 32;
-      const metric = (['n', 'p', 'a', 'q'] as const)[rest % 4]!;
-      if ((metric === 'n' || metric === 'p') || hash.c === currency) add(Math.floor(rest / 4), metric, Number(value));
-      continue;
+  const state = hash.s;
+  if (!state) return out;
+  const newest = state.readIntLE(0, 6) + state[6]! * 2 ** 48;
+  const metric = (m: string) => ({ count: 'n', amount: 'a', passwordFreeCount: 'p', passwordFreeAmount: 'q' })[m] as keyof BucketTotals | undefined;
+  plan.resolutions.forEach((r, i) => {
+    const totals = { n: 0, a: 0, p: 0, q: 0 };
+    const head = Math.floor(newest / r.bucketMs);
+    for (let slot = 0; slot < r.slots; slot++) {
+      const idx = head - ((((head - slot) % r.slots) + r.slots) % r.slots);
+      const counts = hash[String(i * 64 + slot)];
+      if (counts) plan.counts.forEach((m, k) => metric(m) && (totals[metric(m)!] += counts.readUInt32LE(4 * k)));
+      const amounts = hash[`${i * 64 + slot}${currency}`];
+      if (amounts && amounts.readUInt32LE(0) === idx) {
+        plan.amounts.forEach((m, k) => metric(m) && (totals[metric(m)!] += amounts.readIntLE(4 + 7 * k, 6) + amounts[4 + 7 * k + 6]! * 2 ** 48));
+      }
     }
-    const other = /^([xy])(\d+):\d+:([A-Z]{3})$/.exec(field);
-    if (other && other[3] === currency) add(Number(other[2]), other[1] === 'x' ? 'a' : 'q', Number(value));
-  }
+    out.set(String(r.bucketMs / 1_000), totals);
+  });
   return out;
 }

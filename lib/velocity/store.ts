@@ -3,28 +3,40 @@
  * MemoryVelocityStore (the embedded default for local runs). tests/contract runs one suite against both.
  */
 import type { Decision, EntityKind } from '../events.js';
-import type { WindowSpec } from './windows.js';
+import type { Metric, StorePlan } from './plan.js';
+import { type WindowSpec, DEFAULT_MAX_EVENT_LAG_MS } from './windows.js';
+
+export { RELATIONS } from './plan.js';
 
 /** One entity an event touches, by its hashed id, with the related entities present on the same event. */
 export interface EntityUpdate {
   readonly kind: EntityKind;
   /** Keyed hash of the raw id (lib/identity); never the raw id. */
   readonly key: string;
-  /** Related entities on this event, recorded for distinct counts and first-seen facts. */
+  /** Related entities on this event, recorded for distinct counts, first-seen facts and device pairs. */
   readonly members: ReadonlyArray<{ readonly relation: EntityKind; readonly member: string }>;
-  /** Relations whose distinct counts are reported for this entity (whether or not this event has one). */
-  readonly relations: readonly EntityKind[];
+  /** Relations whose distinct counts are reported for this entity (kept for compatibility; the plan decides). */
+  readonly relations?: readonly EntityKind[];
 }
 
 export interface RecordRequest {
-  /** Keyed hash of `provider:eventId`: the per-entity marker that makes a retry count nothing. */
+  /** Keyed hash of `provider:eventId`: what makes a retry count nothing. */
   readonly eventKey: string;
-  /** Event time (occurredAt, epoch ms): windows are measured on it. */
+  /** Event time (occurredAt, epoch ms). */
   readonly at: number;
+  /** When the request arrived (decide's startedAt; replay passes the recorded one). Unset: `at`. */
+  readonly receivedAt?: number;
   readonly amountMinor: number;
   readonly currency: string;
   readonly passwordFree: boolean;
   readonly entities: readonly EntityUpdate[];
+}
+
+/** The outcome of a recorded event: stored as its decision, and what depends on it counted once. */
+export interface CommitRequest extends RecordRequest {
+  readonly decision: Decision;
+  /** Strongly authenticated (password, biometric, 3-D Secure): an approved one makes the device trusted. */
+  readonly strongAuth: boolean;
 }
 
 /** Record when entities were bound or unbound (a binding notification); counts nothing. */
@@ -34,25 +46,35 @@ export interface BindingRequest {
   readonly entities: ReadonlyArray<Pick<EntityUpdate, 'kind' | 'key'>>;
 }
 
-export interface WindowTotals {
-  count: number;
-  /** Sum in the event's currency, minor units. */
-  amount: number;
-  passwordFreeCount: number;
-  passwordFreeAmount: number;
+/** Windowed sums, each present when the plan reads it; amounts in the event's currency, minor units. */
+export type WindowTotals = Partial<Record<Metric, number>>;
+
+/** An account (or linked account) with this event's device, from approved payments only. */
+export interface PairFacts {
+  /** First approved payment from the device (counted time). */
+  readonly firstSeenAt: number;
+  readonly lastSeenAt: number;
+  /** First approved strongly authenticated payment from it, if any. */
+  readonly trustedAt?: number;
 }
 
 export interface EntityVelocity {
   /** This event is the first of the entity within the store's retention. */
   isNew: boolean;
   firstSeenAt: number;
+  /** The entity's newest counted time (this event's included). */
+  newestAt: number;
+  /** This event's counted time (the velocity clock). */
+  countedAt: number;
   /** When the entity was last bound (event time), while no later unbinding is recorded. */
   boundAt?: number;
   windows: Record<string, WindowTotals>;
   /** relation -> window name -> distinct related entities seen (this event included). */
   distinct: Partial<Record<EntityKind, Record<string, number>>>;
-  /** relation -> this event's related entity had not been seen with this entity before. */
+  /** relation -> this event's related entity had not been seen with this entity within the retention. */
   newRelations: Partial<Record<EntityKind, boolean>>;
+  /** The pair with this event's device, when the plan keeps pairs and the event has a device (null: never approved). */
+  device?: PairFacts | null;
 }
 
 export type VelocitySnapshot = Partial<Record<EntityKind, EntityVelocity>>;
@@ -68,9 +90,13 @@ export type Claim =
 
 export interface StoreLimits {
   readonly windows: readonly WindowSpec[];
-  /** How long a per-entity marker lives: a retry within it after a crash counts nothing. */
+  /** What each entity keeps and reads (the compiled policy's); unset: everything (tools, contract tests). */
+  readonly plan?: StorePlan;
+  /** RISKHOOK_MAX_EVENT_LAG: how far before its arrival an event may be counted. */
+  readonly maxEventLagMs?: number;
+  /** How long a per-entity marker lives on a cluster: a retry within it after a crash counts nothing. */
   readonly markerTtlMs: number;
-  /** Most related entities kept per entity (exact distinct counts up to this many). */
+  /** Most related entities kept per entity and relation (exact distinct counts up to this many), and most device pairs. */
   readonly distinctCap: number;
   /** How long a decision record lives (covers the providers' retry horizons). */
   readonly decisionTtlMs: number;
@@ -85,8 +111,17 @@ export interface VelocityStore {
   /** Read the decision stored for an event id, if any (used while a duplicate waits). */
   readDecision(eventKey: string): Promise<Decision | undefined>;
   saveDecision(eventKey: string, decision: Decision): Promise<void>;
-  /** Count the event in every window of every entity (once per event key) and read them all. */
+  /**
+   * Count the event (once per event key) and read what the plan reads. A repeat of the same request
+   * counts nothing and reads the first one's novelty facts; once the event is committed it is not
+   * recorded again (decide returns its stored decision).
+   */
   record(request: RecordRequest): Promise<VelocitySnapshot>;
+  /**
+   * Store the decision and what depends on it (approved spend, device pairs and trust), once per
+   * event key, atomically per slot. Call after record with the same request.
+   */
+  commit(request: CommitRequest): Promise<void>;
   /** Record a binding or unbinding on each entity (latest time wins). */
   recordBinding(request: BindingRequest): Promise<void>;
   close(): Promise<void>;
@@ -95,6 +130,7 @@ export interface VelocityStore {
 /** Defaults for the limits besides windows, shared by both stores and the config. */
 export const DEFAULT_LIMITS = {
   markerTtlMs: 15 * 60_000,
+  maxEventLagMs: DEFAULT_MAX_EVENT_LAG_MS,
   distinctCap: 100,
   decisionTtlMs: 72 * 3_600_000,
 } as const;
@@ -109,17 +145,3 @@ export const KIND_CODE: Readonly<Record<EntityKind, string>> = {
   merchant: 'm',
 };
 
-/** Which distinct counts each entity keeps: the ones the fraud patterns ask about. */
-export const RELATIONS: Readonly<Record<EntityKind, readonly EntityKind[]>> = {
-  account: ['device', 'ip', 'instrument', 'linkedAccount'],
-  linkedAccount: ['account', 'device'],
-  device: ['account', 'linkedAccount'],
-  ip: ['account', 'device'],
-  instrument: ['account', 'device'],
-  merchant: [],
-};
-
-/** Entity keys are never empty of meaning: TTL just past the longest window (plus one day of slack for late events). */
-export function entityTtlMs(windows: readonly WindowSpec[]): number {
-  return windows.reduce((max, w) => Math.max(max, w.ms + w.bucketMs), 0) + 86_400_000;
-}

@@ -11,6 +11,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RedisServer, freePort, startRedisServer } from '../../scripts/redis-server.js';
+import { keepEverythingPolicy } from '../support/stores.js';
 
 // Modules are imported after the environment is set (the logger reads it when created).
 type Lib = {
@@ -168,6 +169,8 @@ beforeAll(async () => {
     WECHATPAY_MCHIDS: '1230000109',
     RISKHOOK_PEPPER: PEPPER,
     RISKHOOK_STAGE: 'test',
+    // Every counter of every entity kept: the most the store writes, all of it searched below.
+    RISKHOOK_POLICY: keepEverythingPolicy(),
   };
   runtime = lib.runtime.createRuntime(lib.config.loadConfig({ ...env, REDIS_URL: redis.url }));
   handler = lib.http.createWebhookHandler(() => runtime);

@@ -24,6 +24,7 @@ import type { EntityKind } from '../../lib/events.js';
 import type { Runtime } from '../../lib/runtime.js';
 import type { VelocityStore } from '../../lib/velocity/store.js';
 import { ControlledRedis, bucketTotals, pool } from '../support/redis-control.js';
+import { firstSeenOf, keepEverythingPolicy } from '../support/stores.js';
 
 const DEADLINE_MS = 300;
 /**
@@ -59,6 +60,7 @@ type Lib = {
   http: typeof import('../../lib/http.js');
   sender: typeof import('../../lib/providers/generic-sender.js');
   redis: typeof import('../../lib/velocity/redis.js');
+  store: typeof import('../../lib/velocity/store.js');
   scripts: typeof import('../../lib/velocity/scripts/index.js');
 };
 let lib: Lib;
@@ -84,6 +86,7 @@ beforeAll(async () => {
     http: await import('../../lib/http.js'),
     sender: await import('../../lib/providers/generic-sender.js'),
     redis: await import('../../lib/velocity/redis.js'),
+    store: await import('../../lib/velocity/store.js'),
     scripts: await import('../../lib/velocity/scripts/index.js'),
   };
 });
@@ -154,6 +157,8 @@ function makeLane(mode: Lane['mode'], url: string, label: string = mode, wrap?: 
     RISKHOOK_DEADLINE_MS: String(DEADLINE_MS),
     RISKHOOK_ON_STORE_FAILURE: mode,
     RISKHOOK_STAGE: 'test',
+    // The default policy keeping every counter, so readState can check each of them.
+    RISKHOOK_POLICY: keepEverythingPolicy(),
   });
   expect(config.limits.claimStaleMs).toBe(CLAIM_STALE_MS);
   const store = lib.runtime.createStore(config) as InstanceType<Lib['redis']['RedisVelocityStore']>;
@@ -363,22 +368,22 @@ function checkAnswers(samples: readonly Sample[], reasons: readonly string[]): v
 
 /**
  * Per event, whether each of its own entities (and, last, the shared merchant) counted it. Throws
- * when an entity is half-applied: its marker, first-seen time, related set and exactly one event's
- * count and amount at every bucket resolution go together. The merchant, which every event of a lane
- * touches, must count exactly the events whose marker it has.
+ * when an entity is half-applied: on one node an event is counted by one script, its marker folded
+ * into its decision record, so its first-seen time, related sets and exactly one event's count and
+ * amount at every bucket resolution go together for all its entities. The merchant, which every
+ * event of a lane touches, must count exactly the events counted.
  */
 async function readState(admin: Redis, samples: readonly Sample[]): Promise<Map<Sample, boolean[]>> {
-  const { keys } = lib.redis;
+  const { keys, KIND_CODE, RELATIONS } = { ...lib.redis, ...lib.store };
   const tag = (s: Sample, kind: EntityKind) => keys.tag({ kind, key: s.lane.runtime.hasher.entity(kind, rawId(s.wire, kind)) });
   const eventKey = (s: Sample) => s.lane.runtime.hasher.event('generic', s.wire.id);
   const read = admin.pipeline();
   for (const s of samples) {
+    read.get(keys.decision(eventKey(s)));
     for (const kind of OWN_KINDS) {
-      read.exists(keys.marker(tag(s, kind), eventKey(s)));
-      read.hgetall(keys.buckets(tag(s, kind)));
-      read.zcard(keys.related(tag(s, kind)));
+      read.hgetallBuffer(keys.buckets(tag(s, kind)));
+      for (const relation of RELATIONS[kind]) read.zcard(keys.related(tag(s, kind), KIND_CODE[relation]));
     }
-    read.exists(keys.marker(tag(s, 'merchant'), eventKey(s)));
   }
   const replies = (await read.exec())!.map(([error, value]) => {
     if (error) throw error;
@@ -386,35 +391,40 @@ async function readState(admin: Redis, samples: readonly Sample[]): Promise<Map<
   });
   const resolutions = (lane: Lane) => lane.runtime.config.limits.windows.map((w) => String(w.bucketMs / 1_000));
   const state = new Map<Sample, boolean[]>();
-  const perSample = 3 * OWN_KINDS.length + 1;
-  samples.forEach((s, i) => {
-    const row = replies.slice(i * perSample, (i + 1) * perSample);
-    const counted = OWN_KINDS.map((kind, k) => {
-      const [marker, hash, related] = row.slice(3 * k, 3 * k + 3) as [number, Record<string, string>, number];
+  let at = 0;
+  for (const s of samples) {
+    const record = replies[at++] as string | null;
+    // "P<ms>" claimed only; "P<ms>|<flags>" counted; a decision (JSON) counted and decided.
+    const marked = record !== null && (record.includes('|') || !record.startsWith('P'));
+    const plan = s.lane.runtime.config.policy.plan;
+    const counted = OWN_KINDS.map((kind) => {
+      const hash = replies[at++] as Record<string, Buffer>;
+      let related = 0;
+      for (const _ of RELATIONS[kind]) related += replies[at++] as number;
       const pf = s.wire.authMethod === 'password_free';
       const one = { n: 1, a: s.wire.amount.minor, p: pf ? 1 : 0, q: pf ? s.wire.amount.minor : 0 };
-      const totals = bucketTotals(hash);
+      const totals = bucketTotals(hash, plan.entities[kind]!);
       const entity = `${s.wire.id} ${kind}`;
-      if (marker === 1) {
-        expect(hash.f, `${entity}: first seen`).toBe(String(Date.parse(s.wire.occurredAt)));
+      if (marked) {
+        expect(firstSeenOf(hash), `${entity}: first seen`).toBe(Date.parse(s.wire.occurredAt));
         for (const res of resolutions(s.lane)) expect(totals.get(res), `${entity} @${res}s`).toEqual(one);
         expect(related, `${entity}: related entities`).toBe(kind === 'account' ? 4 : 2);
       } else {
         expect({ hash, related }, `${entity}: no marker, yet counted`).toEqual({ hash: {}, related: 0 });
       }
-      return marker === 1;
+      return marked;
     });
-    counted.push(row.at(-1) === 1);
+    counted.push(marked);
     state.set(s, counted);
-  });
-  // The shared merchant of each lane: exactly the events that left their marker there.
+  }
+  // The shared merchant of each lane: exactly the events counted.
   const lanes = [...new Set(samples.map((s) => s.lane))];
-  const merchants = await Promise.all(lanes.map((lane) => admin.hgetall(keys.buckets(tag(samples.find((s) => s.lane === lane)!, 'merchant')))));
+  const merchants = await Promise.all(lanes.map((lane) => admin.hgetallBuffer(keys.buckets(tag(samples.find((s) => s.lane === lane)!, 'merchant')))));
   lanes.forEach((lane, l) => {
     const marked = samples.filter((s) => s.lane === lane && state.get(s)!.at(-1));
     const want = marked.length === 0 ? undefined : { n: marked.length, a: marked.reduce((sum, s) => sum + s.wire.amount.minor, 0) };
     for (const res of resolutions(lane)) {
-      const got = bucketTotals(merchants[l]!).get(res);
+      const got = bucketTotals(merchants[l]!, lane.runtime.config.policy.plan.entities.merchant!).get(res);
       expect(got && { n: got.n, a: got.a }, `${lane.label} merchant @${res}s`).toEqual(want);
     }
   });
@@ -534,6 +544,7 @@ function delegate(store: VelocityStore, overrides: Partial<Pick<VelocityStore, '
     name: store.name,
     claim: overrides.claim ?? ((eventKey, now) => store.claim(eventKey, now)),
     record: overrides.record ?? ((request) => store.record(request)),
+    commit: (request) => store.commit(request),
     readDecision: overrides.readDecision ?? ((eventKey) => store.readDecision(eventKey)),
     saveDecision: (eventKey, decision) => store.saveDecision(eventKey, decision),
     recordBinding: (request) => store.recordBinding(request),

@@ -15,6 +15,7 @@ import { apiGatewayEvent } from '../../lib/providers/generic-sender.js';
 import { STRIPE_API_VERSION, signStripePayload } from '../../lib/providers/stripe.js';
 import { type Runtime, createRuntime } from '../../lib/runtime.js';
 import { decodeBucketHash, keys } from '../../lib/velocity/redis.js';
+import { keepEverythingPolicy } from '../support/stores.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -25,7 +26,7 @@ const handler = createWebhookHandler(() => runtime);
 
 beforeAll(() => {
   runtime = createRuntime(
-    loadConfig({ STRIPE_WEBHOOK_SECRETS: secret, RISKHOOK_PEPPER: randomBytes(16).toString('hex'), REDIS_URL: inject('redisUrl'), RISKHOOK_STAGE: 'test' }),
+    loadConfig({ STRIPE_WEBHOOK_SECRETS: secret, RISKHOOK_PEPPER: randomBytes(16).toString('hex'), REDIS_URL: inject('redisUrl'), RISKHOOK_STAGE: 'test', RISKHOOK_POLICY: keepEverythingPolicy() }),
   );
   admin = new Redis(inject('redisUrl'));
 });
@@ -84,8 +85,8 @@ const entityTag = (kind: EntityKind, id: string) => keys.tag({ kind, key: runtim
 const counted = async (kind: EntityKind, id: string) => (await admin.exists(keys.buckets(entityTag(kind, id)))) === 1;
 /** How many events Redis counted for this entity: the counts of its 1-minute buckets, summed. */
 async function countOf(kind: EntityKind, id: string): Promise<number> {
-  const fields = await admin.hgetall(keys.buckets(entityTag(kind, id)));
-  return decodeBucketHash(fields).get('60')?.n ?? 0;
+  const fields = await admin.hgetallBuffer(keys.buckets(entityTag(kind, id)));
+  return decodeBucketHash(fields, runtime.config.policy.plan.entities[kind]!).get('60')?.n ?? 0;
 }
 const decisionStored = async (eventId: string) => (await admin.exists(keys.decision(runtime.hasher.event('stripe', eventId)))) === 1;
 

@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntityKind } from '../../lib/events.js';
+import { buildPlan } from '../../lib/velocity/plan.js';
 import { type EntityUpdate, type RecordRequest, RELATIONS, type VelocityStore } from '../../lib/velocity/store.js';
 import { STORE_KINDS, makeStore, randomKey, testLimits } from '../support/stores.js';
 
@@ -35,22 +36,123 @@ describe.each(STORE_KINDS)('VelocityStore contract: %s', (kind) => {
     await s.record(event(T0, [entity('account', account)], { amountMinor: 500, passwordFree: true }));
     await s.record(event(T0 + MIN, [entity('account', account)], { amountMinor: 700, currency: 'USD' }));
     const snap = await s.record(event(T0 + 2 * MIN, [entity('account', account)], { amountMinor: 300 }));
-    expect(snap.account!.windows['10m']).toEqual({ count: 3, amount: 800, passwordFreeCount: 1, passwordFreeAmount: 500 });
+    expect(snap.account!.windows['10m']).toMatchObject({ count: 3, amount: 800, passwordFreeCount: 1, passwordFreeAmount: 500 });
     expect(snap.account!.windows['7d']!.count).toBe(3);
   });
 
-  it('measures windows on event time, and weights the oldest bucket by its share of the window', async () => {
+  it('measures windows on the velocity clock, the oldest (straddling) bucket counted in full: never an undercount', async () => {
     const s = store();
     const account = randomKey();
     await s.record(event(T0 + 30_000, [entity('account', account)], { amountMinor: 1_000 }));
-    // 10m window at T0+10m15s covers (T0+15s, T0+10m15s]: 45 of the first minute bucket's 60 s.
+    // 10m at T0+10m15s covers T0+15s..: the bucket of T0 (T0..T0+1m) is read in full, so the first event counts.
     const snap = await s.record(event(T0 + 10 * MIN + 15_000, [entity('account', account)], { amountMinor: 200 }));
-    expect(snap.account!.windows['10m']).toMatchObject({ count: 1, amount: 200 + 750 });
-    expect(snap.account!.windows['1h']).toMatchObject({ count: 2, amount: 1_200 });
-    // An event 2 h later sees only itself in 1h and both earlier ones in 24h.
+    expect(snap.account!.windows['10m']).toMatchObject({ count: 2, amount: 1_200 });
+    // At T0+11m the window starts in the next bucket: the first event is out.
+    const out = await s.record(event(T0 + 11 * MIN, [entity('account', account)], { amountMinor: 1 }));
+    expect(out.account!.windows['10m']).toMatchObject({ count: 2, amount: 201 });
+    // An event 2 h later sees only itself in 1h and all of them in 24h.
     const later = await s.record(event(T0 + 130 * MIN, [entity('account', account)], { amountMinor: 1 }));
     expect(later.account!.windows['1h']!.count).toBe(1);
-    expect(later.account!.windows['24h']).toMatchObject({ count: 3, amount: 1_201 });
+    expect(later.account!.windows['24h']).toMatchObject({ count: 4, amount: 1_202 });
+  });
+
+  it('counts a backdated event no earlier than receivedAt minus the lag, and a future one no later than receivedAt + 5 min', async () => {
+    const s = store({ maxEventLagMs: 25 * 3_600_000 });
+    const account = randomKey();
+    const old = await s.record(event(T0 - 30 * 86_400_000, [entity('account', account)], { receivedAt: T0 }));
+    expect(old.account!.countedAt).toBe(T0 - 25 * 3_600_000);
+    expect(old.account!.firstSeenAt).toBe(T0 - 25 * 3_600_000);
+    const ahead = await s.record(event(T0 + 3_600_000, [entity('account', account)], { receivedAt: T0 }));
+    expect(ahead.account!.countedAt).toBe(T0 + 5 * MIN);
+    expect(ahead.account!.windows['24h']!.count).toBe(1); // 25 h apart
+    expect(ahead.account!.windows['7d']!.count).toBe(2);
+  });
+
+  it('judges a late or out-of-order event on everything up to the entity\'s newest time', async () => {
+    const s = store();
+    const account = randomKey();
+    // A burst of five, the first delivered 16 minutes late, after the other four and after a newer one.
+    for (let i = 1; i <= 4; i++) await s.record(event(T0 + i * MIN, [entity('account', account)], { passwordFree: true }));
+    await s.record(event(T0 + 16 * MIN, [entity('account', account)]));
+    const late = await s.record(event(T0 + 10_000, [entity('account', account)], { passwordFree: true, receivedAt: T0 + 16 * MIN }));
+    expect(late.account!.windows['10m']!.passwordFreeCount).toBeGreaterThanOrEqual(5);
+    expect(late.account!.newestAt).toBe(T0 + 16 * MIN);
+    // Newest first: the oldest still sees the newer ones in its windows.
+    const other = randomKey();
+    for (const back of [0, 1, 2, 3, 4]) {
+      const snap = await s.record(event(T0 - back * 3_600_000, [entity('account', other)], { passwordFree: true, amountMinor: 199_900 }));
+      expect(snap.account!.windows['24h']!.passwordFreeAmount).toBe((back + 1) * 199_900);
+    }
+  });
+
+  it('stays bounded on any history: 700 hourly events newest first keep at most a ring of buckets', async () => {
+    const s = store({ maxEventLagMs: 30 * 86_400_000 });
+    const account = randomKey();
+    for (let i = 0; i < 700; i++) {
+      await s.record(event(T0 - i * 3_600_000, [entity('account', account)], { receivedAt: T0 }));
+    }
+    const live = await s.record(event(T0 + MIN, [entity('account', account)], { receivedAt: T0 + MIN }));
+    expect(live.account!.windows['24h']!.count).toBe(26); // T0 - 24 h (the oldest, straddling hour) to T0, and itself
+    expect(live.account!.windows['10m']!.count).toBe(2);
+  });
+
+  it('saturates amount sums at 2^53 - 1', async () => {
+    const s = store();
+    const account = randomKey();
+    let snap;
+    for (const minor of [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 7]) {
+      snap = await s.record(event(T0, [entity('account', account)], { amountMinor: minor }));
+    }
+    expect(snap!.account!.windows['24h']).toMatchObject({ count: 3, amount: Number.MAX_SAFE_INTEGER });
+  });
+
+  it('commits approved spend and device trust once; a held payment makes no device known or trusted', async () => {
+    const s = store();
+    const [account, device, other] = [randomKey(), randomKey(), randomKey()];
+    const pay = (at: number, d: string, extra: Partial<RecordRequest> = {}) =>
+      event(at, [entity('account', account, [{ relation: 'device', member: d }])], { amountMinor: 5_000, passwordFree: true, ...extra });
+    const decided = (r: RecordRequest, decision: 'approve' | 'hold') => ({
+      ...r, strongAuth: !r.passwordFree,
+      decision: { eventId: r.eventKey, decision, score: 0, reasons: [], features: {}, policyVersion: 't', degraded: false as const },
+    });
+    // Held: no device record, and its spend is not approved spend.
+    const held = pay(T0, device);
+    expect((await s.record(held)).account!.device).toBeNull();
+    await s.commit(decided(held, 'hold'));
+    // Approved, password-free: known, not trusted.
+    const first = pay(T0 + MIN, device);
+    const a = await s.record(first);
+    expect(a.account!.device).toBeNull();
+    expect(a.account!.windows['24h']).toMatchObject({ approvedCount: 0, untrustedPasswordFreeCount: 2, untrustedPasswordFreeAmount: 10_000 });
+    await s.commit(decided(first, 'approve'));
+    await s.commit(decided(first, 'approve')); // a second commit of the same event adds nothing
+    // Approved with a password: trusted from then on.
+    const strong = pay(T0 + 2 * MIN, device, { passwordFree: false });
+    const b = await s.record(strong);
+    expect(b.account!.device).toEqual({ firstSeenAt: T0 + MIN, lastSeenAt: T0 + MIN });
+    await s.commit(decided(strong, 'approve'));
+    const c = await s.record(pay(T0 + 3 * MIN, device));
+    expect(c.account!.device).toEqual({ firstSeenAt: T0 + MIN, lastSeenAt: T0 + 2 * MIN, trustedAt: T0 + 2 * MIN });
+    expect(c.account!.windows['24h']).toMatchObject({
+      count: 4, approvedCount: 2, approvedAmount: 10_000, passwordFreeCount: 3, untrustedPasswordFreeCount: 2, untrustedPasswordFreeAmount: 10_000,
+    });
+    // Another device of the same account is neither known nor trusted.
+    expect((await s.record(pay(T0 + 4 * MIN, other))).account!.device).toBeNull();
+  });
+
+  it('keeps and reads only what its plan names', async () => {
+    const windows = testLimits().windows;
+    const plan = buildPlan(windows, [{ kind: 'account', metric: 'passwordFreeCount', window: '10m' }, { kind: 'device', relation: 'account', window: '24h' }]);
+    const s = store({ plan });
+    const [account, device, merchant] = [randomKey(), randomKey(), randomKey()];
+    const snap = await s.record(
+      event(T0, [entity('account', account, [{ relation: 'device', member: device }]), entity('device', device, [{ relation: 'account', member: account }]), entity('merchant', merchant)], { passwordFree: true }),
+    );
+    expect(Object.keys(snap).sort()).toEqual(['account', 'device']);
+    expect(snap.account!.windows).toEqual({ '10m': { passwordFreeCount: 1 } });
+    expect(snap.account!.distinct).toEqual({});
+    expect(snap.device!.distinct).toEqual({ account: { '24h': 1 } });
+    expect(snap.device!.windows).toEqual({});
   });
 
   it('counts an event key once per entity, and a retry reads the same novelty facts', async () => {
@@ -159,7 +261,7 @@ describe.each(STORE_KINDS)('VelocityStore contract: %s', (kind) => {
 });
 
 describe('memory and Redis stores agree', () => {
-  it('on a random stream of events over a few entities and two weeks', async () => {
+  it('on a random stream of events and their outcomes over a few entities and two weeks', async () => {
     const limits = testLimits({ distinctCap: 6 });
     const memory = makeStore('memory', limits);
     const redis = makeStore('redis', limits);
@@ -172,25 +274,33 @@ describe('memory and Redis stores agree', () => {
     };
     const pick = <T>(xs: T[]) => xs[rand(xs.length)]!;
     let at = T0;
-    const eventKeys: string[] = [];
+    const sent: RecordRequest[] = [];
     try {
       for (let i = 0; i < 400; i++) {
         at += rand(4) === 0 ? rand(6 * 3_600_000) : rand(5 * MIN);
         const [a, d, ip] = [pick(accounts), pick(devices), pick(ips)];
-        // Now and then a retry of an earlier event key (it must count nothing in either store).
-        const retry = eventKeys.length > 0 && rand(10) === 0;
-        const eventKey = retry ? pick(eventKeys) : randomKey();
-        if (!retry) eventKeys.push(eventKey);
-        const request: RecordRequest = {
-          eventKey, at, amountMinor: rand(100_000), currency: rand(5) === 0 ? 'USD' : 'CNY', passwordFree: rand(2) === 0,
-          entities: [
-            entity('account', a, [{ relation: 'device', member: d }, { relation: 'ip', member: ip }]),
-            entity('device', d, [{ relation: 'account', member: a }]),
-            entity('ip', ip, [{ relation: 'account', member: a }, { relation: 'device', member: d }]),
-          ],
-        };
+        // Now and then a retry, delivered now, of an earlier event whose first attempt crashed between
+        // record and commit (it must count nothing in either store; a committed event is never recorded again).
+        const retry = sent.length > 0 && rand(4) === 0;
+        const request: RecordRequest = retry
+          ? { ...sent.splice(rand(sent.length), 1)[0]!, receivedAt: at }
+          : {
+              eventKey: randomKey(), at: at - (rand(8) === 0 ? rand(3 * 3_600_000) : 0), receivedAt: at,
+              amountMinor: rand(100_000), currency: rand(5) === 0 ? 'USD' : 'CNY', passwordFree: rand(2) === 0,
+              entities: [
+                entity('account', a, [{ relation: 'device', member: d }, { relation: 'ip', member: ip }]),
+                entity('device', d, [{ relation: 'account', member: a }]),
+                entity('ip', ip, [{ relation: 'account', member: a }, { relation: 'device', member: d }]),
+              ],
+            };
+        const crashed = !retry && rand(6) === 0;
+        if (crashed) sent.push(request);
         const [m, r] = [await memory.record(request), await redis.record(request)];
         expect(r, `event ${i}`).toEqual(m);
+        // Then its outcome: approved or held, strongly authenticated or not (approved spend, device pairs and trust).
+        const decision = { eventId: request.eventKey, decision: rand(3) === 0 ? 'hold' as const : 'approve' as const, score: 0, reasons: [], features: {}, policyVersion: 't', degraded: false as const };
+        const commit = { ...request, decision, strongAuth: rand(3) === 0 };
+        if (!crashed) await Promise.all([memory.commit(commit), redis.commit(commit)]);
       }
     } finally {
       await Promise.all([memory.close(), redis.close()]);

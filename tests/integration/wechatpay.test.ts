@@ -14,6 +14,7 @@ import type { SignedRequest } from '../../lib/providers/types.js';
 import { rfc3339Beijing, signWechatpayBody, signWechatpayNotify } from '../../lib/providers/wechatpay.js';
 import { type Runtime, createRuntime } from '../../lib/runtime.js';
 import { decodeBucketHash, keys } from '../../lib/velocity/redis.js';
+import { keepEverythingPolicy } from '../support/stores.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PRIVATE_PEM = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -32,7 +33,7 @@ beforeAll(() => {
       WECHATPAY_MCHIDS: '1230000109',
       RISKHOOK_PEPPER: randomBytes(16).toString('hex'),
       REDIS_URL: inject('redisUrl'),
-      RISKHOOK_STAGE: 'test',
+      RISKHOOK_STAGE: 'test', RISKHOOK_POLICY: keepEverythingPolicy(),
     }),
   );
   admin = new Redis(inject('redisUrl'));
@@ -77,8 +78,8 @@ const accountTag = (account: string) => keys.tag({ kind: 'account', key: runtime
 const counted = async (account: string) => (await admin.exists(keys.buckets(accountTag(account)))) === 1;
 /** How many payments Redis counted for this account (the 12 h buckets of the 7 d window). */
 async function countOf(account: string): Promise<number> {
-  const fields = await admin.hgetall(keys.buckets(accountTag(account)));
-  return decodeBucketHash(fields).get('43200')?.n ?? 0;
+  const fields = await admin.hgetallBuffer(keys.buckets(accountTag(account)));
+  return decodeBucketHash(fields, runtime.config.policy.plan.entities['account']!).get('43200')?.n ?? 0;
 }
 const storedDecision = (id: string) => runtime.store.readDecision(runtime.hasher.event('wechatpay', id));
 

@@ -13,6 +13,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, hasRedisServer } from '../../scripts/redis-server.js';
+import type { EntityPlan } from '../../lib/velocity/plan.js';
 import { type BucketTotals, decodeBucketHash } from '../../lib/velocity/redis.js';
 
 export interface RedisControlOptions {
@@ -181,8 +182,9 @@ export async function pool<T, R>(items: readonly T[], concurrency: number, fn: (
 export type Totals = BucketTotals;
 
 /**
- * What an entity's bucket hash (rh:{<k>:<hash>}:v) holds, summed over every bucket, per resolution
- * (bucket seconds, e.g. "60" for the 10m window's 1-minute buckets, "43200" for 7d's 12-hour ones).
- * Read with HGETALL: unlike a store call, reading counts nothing. Amounts are in `currency`.
+ * What an entity's hash (rh:{<k>:<hash>}:v, read with HGETALL as buffers) holds, summed over its live
+ * buckets, per resolution (bucket seconds, e.g. "60" for the 10m window's 1-minute buckets), for what
+ * `plan` keeps. Unlike a store call, reading counts nothing. Amounts are in `currency`.
  */
-export const bucketTotals = (hash: Record<string, string>, currency = 'CNY'): Map<string, Totals> => decodeBucketHash(hash, currency);
+export const bucketTotals = (hash: Record<string, Buffer>, plan: EntityPlan, currency = 'CNY'): Map<string, Totals> =>
+  decodeBucketHash(hash, plan, currency);

@@ -51,7 +51,11 @@ function prng(seed: number) {
 
 async function run(d: DecideDeps, events: PaymentEvent[]): Promise<Decision[]> {
   const out: Decision[] = [];
-  for (const e of events) out.push(await decide(e, d));
+  // Each delivered on time: received when it occurred (the velocity clock's reference), on a clock starting there.
+  for (const e of events) {
+    const start = Date.now();
+    out.push(await decide(e, { ...d, now: () => e.occurredAt + (Date.now() - start) }, e.occurredAt));
+  }
   return out;
 }
 

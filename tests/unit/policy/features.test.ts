@@ -50,8 +50,12 @@ async function featuresOf(events: PaymentEvent[], windows: readonly WindowSpec[]
   }
   let features: Features = {};
   for (const event of events) {
-    const snapshot = await store.record(recordRequest(event, hasher.event(event.provider, event.id), hasher));
+    const request = recordRequest(event, hasher.event(event.provider, event.id), hasher);
+    const snapshot = await store.record(request);
     features = addVelocityFeatures(eventFeatures(event), event, snapshot);
+    // Approved and strongly authenticated: the next payment finds its device known and trusted.
+    const decision = { eventId: event.id, decision: 'approve' as const, score: 0, reasons: [], features: {}, policyVersion: 't', degraded: false as const };
+    await store.commit({ ...request, decision, strongAuth: true });
   }
   await store.close();
   return features;
@@ -85,7 +89,10 @@ describe.each([
   });
 
   it('a fully described event produces every catalogued feature', async () => {
-    const features = await featuresOf([fullEvent(T0)], windows, T0 - 3_600_000);
+    // The second payment finds the device of the first, approved and strongly authenticated: known and trusted.
+    const features = await featuresOf([fullEvent(T0 - 10 * MIN, { id: 'evt_first' }), fullEvent(T0)], windows, T0 - 3_600_000);
+    expect(features['account.device.trusted']).toBe(true);
+    expect(features['account.device.trustedForMs']).toBe(10 * MIN);
     expect(features['linkedAccount.boundForMs']).toBe(3_600_000);
     const missing = [...featureCatalogue(windows).keys()].filter((name) => !(name in features));
     expect(missing).toEqual([]);

@@ -3,14 +3,16 @@
  * so the semantics are pinned here with examples worked out by hand, not read back from the code.
  */
 import { describe, expect, it } from 'vitest';
+import { buildPlan, readResolution } from '../../../lib/velocity/plan.js';
 import {
+  DEFAULT_MAX_EVENT_LAG_MS,
   DEFAULT_WINDOWS,
+  MAX_SUM,
   type WindowSpec,
   bucketIndex,
-  oldestKeptBucket,
   parseDuration,
-  sumWindow,
-  windowRange,
+  saturatingAdd,
+  velocityClock,
   windowSpecs,
 } from '../../../lib/velocity/windows.js';
 
@@ -70,105 +72,74 @@ describe('windowSpecs', () => {
     [{ ten: '1m' }, /window "ten" is not a duration/],
     [{ '10m': 'minute' }, /window "10m": bucket "minute" is not a duration/],
     [{ '10m': '1m', '1w': '1d' }, /window "1w" is not a duration/], // one bad entry among good ones
+    [{ '60d': '2d' }, /window "60d": longer than 30d/],
   ])('refuses %j', (config, message) => {
     expect(() => windowSpecs(config)).toThrow(RangeError);
     expect(() => windowSpecs(config)).toThrow(message);
   });
 });
 
-describe('windowRange and sumWindow', () => {
-  it('covers (t - W, t]: hand-worked example with a partial oldest bucket', () => {
-    // t = 09:10:15, W = 10m, buckets of 1m. The window is (09:00:15, 09:10:15].
-    //   oldest bucket  = [09:00, 09:01) = B0; 45 s of its 60 s are inside -> weight 45/60 = 0.75
-    //   newest bucket  = [09:10, 09:11) = B0+10 (holds t)
-    // Bucket values: B0-1 = 100 (wholly before the window), B0 = 10, B0+5 = 3, B0+10 = 2,
-    // B0+11 = 50 (after t). Sum = floor(10 * 0.75) + 3 + 2 = 7 + 3 + 2 = 12.
-    const t = T0 + 10 * MIN + 15 * SEC;
-    expect(windowRange(t, TEN_MINUTES)).toEqual({ oldest: B0, newest: B0 + 10, oldestWeight: 45 * SEC });
-    const values = new Map([
-      [B0 - 1, 100],
-      [B0, 10],
-      [B0 + 5, 3],
-      [B0 + 10, 2],
-      [B0 + 11, 50],
-    ]);
-    expect(sumWindow(values, t, TEN_MINUTES)).toBe(12);
+describe('velocityClock', () => {
+  const received = T0;
+  it('counts an event at its own time within [receivedAt - maxLag, receivedAt + 5 min]', () => {
+    expect(velocityClock(T0 - 3 * HOUR, received, DEFAULT_MAX_EVENT_LAG_MS)).toBe(T0 - 3 * HOUR);
+    expect(velocityClock(T0 + 4 * MIN, received, DEFAULT_MAX_EVENT_LAG_MS)).toBe(T0 + 4 * MIN);
   });
 
-  it('rounds the weighted oldest bucket down, so a count stays an integer', () => {
-    // Same window as above (oldest weight 0.75): 1 -> floor(0.75) = 0; 3 -> floor(2.25) = 2; 1000 -> 750.
-    const t = T0 + 10 * MIN + 15 * SEC;
-    expect(sumWindow(new Map([[B0, 1]]), t, TEN_MINUTES)).toBe(0);
-    expect(sumWindow(new Map([[B0, 3]]), t, TEN_MINUTES)).toBe(2);
-    expect(sumWindow(new Map([[B0, 1_000]]), t, TEN_MINUTES)).toBe(750);
-    expect(Number.isInteger(sumWindow(new Map([[B0, 7]]), t + 333, TEN_MINUTES))).toBe(true);
+  it('clamps a backdated event to receivedAt - maxLag, and one from the future to receivedAt + 5 min', () => {
+    expect(velocityClock(T0 - 30 * 24 * HOUR, received, 25 * HOUR)).toBe(T0 - 25 * HOUR);
+    expect(velocityClock(T0 - 30 * 24 * HOUR, received, 30 * 24 * HOUR)).toBe(T0 - 30 * 24 * HOUR);
+    expect(velocityClock(T0 + HOUR, received, 25 * HOUR)).toBe(T0 + 5 * MIN);
   });
 
-  it('counts the oldest bucket in full when the window starts on its boundary', () => {
-    // t = 09:10:00: the window (09:00, 09:10] contains all of [09:00, 09:01) but its first instant.
-    const t = T0 + 10 * MIN;
-    expect(windowRange(t, TEN_MINUTES)).toEqual({ oldest: B0, newest: B0 + 10, oldestWeight: MIN });
-    expect(sumWindow(new Map([[B0, 4], [B0 - 1, 9]]), t, TEN_MINUTES)).toBe(4);
+  it('defaults to 25 h: the longest provider retry horizon among the scored ones (Alipay)', () => {
+    expect(DEFAULT_MAX_EVENT_LAG_MS).toBe(25 * HOUR);
   });
+});
 
-  it('drops a bucket once the window start has passed its end', () => {
-    // At 09:11:00 the window is (09:01, 09:11]: bucket [09:00, 09:01) is wholly outside.
-    expect(sumWindow(new Map([[B0, 4], [B0 + 1, 1]]), T0 + 11 * MIN, TEN_MINUTES)).toBe(1);
-    // One millisecond earlier, 1 ms of it is inside: 4 * 1/60000 rounds down to 0 (the bucket is
-    // read, not yet dropped: windowRange still names it as the oldest).
-    expect(windowRange(T0 + 11 * MIN - 1, TEN_MINUTES).oldest).toBe(B0);
-    expect(sumWindow(new Map([[B0, 4], [B0 + 1, 1]]), T0 + 11 * MIN - 1, TEN_MINUTES)).toBe(1);
-  });
-
-  it('weights the oldest bucket by the share inside the window, shrinking as t advances', () => {
-    // Value 60 in B0 makes the weighted value equal the seconds of B0 still inside the window.
-    const values = new Map([[B0, 60]]);
-    for (const s of [0, 1, 15, 30, 59]) {
-      expect(sumWindow(values, T0 + 10 * MIN + s * SEC, TEN_MINUTES), `at 09:10:${s}`).toBe(60 - s);
-    }
-  });
-
-  it('reads the same after every bucket and t move by one bucket', () => {
-    const values = new Map([[B0, 10], [B0 + 4, 5], [B0 + 10, 1]]);
-    const shifted = new Map([...values].map(([k, v]) => [k + 1, v]));
-    const t = T0 + 10 * MIN + 37 * SEC;
-    expect(sumWindow(shifted, t + MIN, TEN_MINUTES)).toBe(sumWindow(values, t, TEN_MINUTES));
-  });
-
-  it('agrees with bucketIndex on where an event lands', () => {
-    // An event at 09:00:30 lands in B0; at 09:10:15 it is in the oldest (partial) bucket.
+describe('bucketIndex', () => {
+  it('puts k*g <= t < (k+1)*g in bucket k', () => {
     expect(bucketIndex(T0 + 30 * SEC, MIN)).toBe(B0);
     expect(bucketIndex(T0 + MIN - 1, MIN)).toBe(B0);
     expect(bucketIndex(T0 + MIN, MIN)).toBe(B0 + 1);
-    expect(windowRange(T0 + 10 * MIN + 15 * SEC, TEN_MINUTES).oldest).toBe(bucketIndex(T0 + 30 * SEC, MIN));
   });
 });
 
-describe('oldestKeptBucket', () => {
-  const windows = windowSpecs({ '10m': '1m', '30m': '1m', '24h': '1h' });
-  const t = T0 + 42 * MIN + 7 * SEC;
-
-  it('keeps every bucket the longest window of that bucket size still reads', () => {
-    const thirty = windows.find((w) => w.name === '30m')!;
-    // 30m at 09:42:07 reads from (09:12:07 ...]: the oldest bucket is [09:12, 09:13) = B0+12.
-    expect(oldestKeptBucket(t, MIN, windows)).toBe(B0 + 12);
-    expect(oldestKeptBucket(t, MIN, windows)).toBe(windowRange(t, thirty).oldest);
-    // ... which is older than anything the 10m window needs.
-    expect(oldestKeptBucket(t, MIN, windows)).toBeLessThan(windowRange(t, windows[0]!).oldest);
-  });
-
-  it('is per bucket size: hourly buckets are kept for the 24h window', () => {
-    // 24h at 09:42:07 reaches back to 09:42:07 the day before, in the hour bucket [09:00, 10:00).
-    expect(oldestKeptBucket(t, HOUR, windows)).toBe(T0 / HOUR - 24);
-  });
-
-  it('keeps nothing older than the current bucket for a bucket size no window uses', () => {
-    expect(oldestKeptBucket(t, 5 * MIN, windows)).toBe(bucketIndex(t, 5 * MIN));
+describe('saturatingAdd', () => {
+  it('stops at 2^53 - 1 instead of losing precision', () => {
+    expect(saturatingAdd(MAX_SUM, 1)).toBe(MAX_SUM);
+    expect(saturatingAdd(MAX_SUM - 5, 3)).toBe(MAX_SUM - 2);
   });
 });
 
-describe('windowSpecs with no windows', () => {
-  it('refuses an empty window list (related entities would be kept for 0 ms)', () => {
-    expect(() => windowSpecs({})).toThrow(/at least one window/);
+describe('readResolution', () => {
+  const windows = windowSpecs({ '10m': '1m', '1h': '5m', '24h': '1h' });
+  const plan = buildPlan(windows, [
+    { kind: 'account', metric: 'passwordFreeCount', window: '10m' },
+    { kind: 'account', metric: 'count', window: '1h' },
+    { kind: 'account', metric: 'passwordFreeAmount', window: '24h' },
+  ]).entities.account!;
+  const TEN: WindowSpec = windows[0]!;
+
+  it('keeps rings of W / g + 1 buckets: the window and its straddling oldest bucket', () => {
+    expect(plan.resolutions).toEqual([
+      { bucketMs: MIN, slots: 11, amounts: false },
+      { bucketMs: 5 * MIN, slots: 13, amounts: false },
+      { bucketMs: HOUR, slots: 25, amounts: true },
+    ]);
+  });
+
+  it('reads a window from its own bucket size while its ring holds the bucket of t - W', () => {
+    expect(readResolution(plan, TEN, T0 + 30 * SEC, T0 + 30 * SEC, false)).toBe(0);
+    // 16 minutes late: the 1-minute ring (11 buckets back from the newest) no longer holds t - 10m.
+    expect(readResolution(plan, TEN, T0, T0 + 16 * MIN, false)).toBe(1);
+    // 3 hours late: only the hourly ring still does.
+    expect(readResolution(plan, TEN, T0, T0 + 3 * HOUR, false)).toBe(2);
+    // Later than every ring: the longest.
+    expect(readResolution(plan, TEN, T0, T0 + 30 * HOUR, false)).toBe(2);
+  });
+
+  it('reads amounts only from bucket sizes that keep them', () => {
+    expect(readResolution(plan, windows[2]!, T0, T0, true)).toBe(2);
   });
 });

@@ -2,7 +2,8 @@
   Count one event for one or more entities and read every window of each, atomically.
   Each entity's keys share its hash tag. On Redis Cluster the store sends one entity per call (single
   slot); on a single node it sends all of an event's entities in one call.
-  Mirrors the semantics of lib/velocity/memory.ts and the window arithmetic of lib/velocity/windows.ts.
+  The reference for npm run bench: lib/velocity/scripts/record-entities.lua (this paragraph aside) as it
+  was before the velocity engine v2 (issue 9). Do not change it: the bench compares against it.
 
   Input, per entity e (KEYS in threes):
     KEYS[3e-2]  rh:{<kind>:<hash>}:v   the entity's hash:
