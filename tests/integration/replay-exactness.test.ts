@@ -91,7 +91,7 @@ function decisionLogLine(entry: (typeof live)[number]): Record<string, unknown> 
 }
 
 beforeAll(async () => {
-  runtime = createRuntime(loadConfig({ GENERIC_WEBHOOK_SECRETS: secret, RISKHOOK_PEPPER: randomBytes(16).toString('hex'), RISKHOOK_STAGE: 'test' }));
+  runtime = createRuntime(loadConfig({ IS_LOCAL: 'true', GENERIC_WEBHOOK_SECRETS: secret, RISKHOOK_PEPPER: randomBytes(16).toString('hex'), RISKHOOK_STAGE: 'test' }));
   expect(runtime.store.name).toBe('memory');
   dir = mkdtempSync(join(tmpdir(), 'riskhook-replay-'));
   const bodies = traffic(Date.now());

@@ -54,6 +54,8 @@ export function v2Runtime(kind: V2StoreKind, options: V2RuntimeOptions = {}): Ru
     ...(options.maxEventLag !== undefined && { RISKHOOK_MAX_EVENT_LAG: options.maxEventLag }),
     ...options.env,
   };
+  // The memory store is for local runs only (config refuses it elsewhere).
+  if (kind === 'memory') env.IS_LOCAL = 'true';
   if (kind === 'redis') env.REDIS_URL = options.redisUrl ?? inject('redisUrl');
   if (kind === 'cluster') env.REDIS_CLUSTER_NODES = inject('redisClusterNodes').join(',');
   return createRuntime(loadConfig(env));
