@@ -11,6 +11,7 @@ import { evaluate } from './policy/evaluate.js';
 import { buildFeatures } from './policy/features.js';
 import type { Policy } from './policy/load.js';
 import { type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
+import { type DecisionOperations, reportReviewNotOpened } from './operations/index.js';
 
 export interface DecideDeps {
   readonly store: VelocityStore;
@@ -19,6 +20,8 @@ export interface DecideDeps {
   readonly deadlineMs: number;
   readonly onStoreFailure: 'hold' | 'approve';
   readonly now?: () => number;
+  /** Reviews and lists (issue 10): list membership read with velocity, a review opened for every hold. */
+  readonly operations?: DecisionOperations;
 }
 
 /** Why a decision was taken without the store; short codes, safe to return to the provider. */
@@ -34,12 +37,22 @@ export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = 
   const eventKey = deps.hasher.event(event.provider, event.id);
   try {
     const claim = await beforeDeadline(() => deps.store.claim(eventKey, now()), deadline, now);
-    if (claim.state === 'decided') return claim.decision;
-    if (claim.state === 'pending') {
-      return (await awaitDecision(deps.store, eventKey, deadline, now)) ?? fallback(event, deps, 'duplicate_in_flight');
+    if (claim.state === 'decided') {
+      // A retry of a hold: its review may be missing (a crash right after storing the decision).
+      await openReview(event, claim.decision, deps, deadline, now);
+      return claim.decision;
     }
-    const snapshot = await beforeDeadline(() => deps.store.record(recordRequest(event, eventKey, deps.hasher)), deadline, now);
-    const evaluation = evaluate(deps.policy, buildFeatures(event, snapshot, deps.policy.readers));
+    if (claim.state === 'pending') {
+      return (await awaitDecision(deps.store, eventKey, deadline, now)) ?? (await fallbackWithReview(event, deps, 'duplicate_in_flight', startedAt, deadline));
+    }
+    const request = recordRequest(event, eventKey, deps.hasher);
+    // List membership is read alongside velocity (same round trip on a single node).
+    const [snapshot, lists] = await beforeDeadline(
+      () => Promise.all([deps.store.record(request), deps.operations?.readLists(request.entities)]),
+      deadline,
+      now,
+    );
+    const evaluation = evaluate(deps.policy, buildFeatures(event, snapshot, deps.policy.readers, lists));
     if (evaluation.shadow.length > 0) logger.info('shadow rules matched', { eventId: event.id, shadow: evaluation.shadow });
     const decision: Decision = {
       eventId: event.id,
@@ -49,6 +62,7 @@ export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = 
       features: evaluation.features,
       policyVersion: deps.policy.version,
       degraded: false,
+      ...decisionContext(event, startedAt),
     };
     try {
       await beforeDeadline(() => deps.store.saveDecision(eventKey, decision), deadline, now);
@@ -56,12 +70,13 @@ export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = 
       // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
       logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
     }
+    await openReview(event, decision, deps, deadline, now);
     return decision;
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
     const reason: DegradedReason = error instanceof DeadlineError ? 'store_timeout' : 'store_unavailable';
     logger.warn('velocity store failed; fallback decision', { eventId: event.id, reason, error: error.message });
-    return fallback(event, deps, reason);
+    return fallbackWithReview(event, deps, reason, startedAt, deadline);
   }
 }
 
@@ -115,7 +130,7 @@ export function recordRequest(event: PaymentEvent, eventKey: string, hasher: Ide
  * The decision without velocity: rules over the event's own fields still apply, and the configured
  * fallback decides the rest. Not stored, so a retry once the store is back is scored in full.
  */
-export function fallback(event: PaymentEvent, deps: Pick<DecideDeps, 'policy' | 'onStoreFailure'>, reason: DegradedReason): Decision {
+export function fallback(event: PaymentEvent, deps: Pick<DecideDeps, 'policy' | 'onStoreFailure'>, reason: DegradedReason, receivedAt?: number): Decision {
   const evaluation = evaluate(deps.policy, buildFeatures(event, {}, deps.policy.readers));
   const hold = deps.onStoreFailure === 'hold' || evaluation.decision === 'hold';
   return {
@@ -129,7 +144,42 @@ export function fallback(event: PaymentEvent, deps: Pick<DecideDeps, 'policy' | 
     features: evaluation.features,
     policyVersion: deps.policy.version,
     degraded: reason,
+    ...decisionContext(event, receivedAt ?? Date.now()),
   };
+}
+
+/** What the merchant keys on, copied from the event: never a raw payer identifier. */
+export function decisionContext(event: PaymentEvent, receivedAt: number): Pick<Decision, 'provider' | 'kind' | 'amount' | 'occurredAt' | 'receivedAt' | 'reference'> {
+  return {
+    provider: event.provider,
+    kind: event.kind,
+    amount: event.amount,
+    occurredAt: new Date(event.occurredAt).toISOString(),
+    receivedAt: new Date(receivedAt).toISOString(),
+    ...(event.reference && { reference: event.reference }),
+  };
+}
+
+/** The fallback decision; a fallback hold opens a review too (marked by its decision's degraded reason) when the store allows. */
+async function fallbackWithReview(event: PaymentEvent, deps: DecideDeps, reason: DegradedReason, startedAt: number, deadline: number): Promise<Decision> {
+  const decision = fallback(event, deps, reason, startedAt);
+  await openReview(event, decision, deps, deadline, deps.now ?? Date.now);
+  return decision;
+}
+
+/**
+ * Opens the review of a hold within the deadline: the provider's answer never waits past it. A
+ * review that cannot be opened is logged at ERROR with the decision and counted (see operations).
+ */
+async function openReview(event: PaymentEvent, decision: Decision, deps: DecideDeps, deadline: number, now: () => number): Promise<void> {
+  if (decision.decision !== 'hold' || !deps.operations) return;
+  const operations = deps.operations;
+  const entities = recordRequest(event, deps.hasher.event(event.provider, event.id), deps.hasher).entities;
+  try {
+    await beforeDeadline(() => operations.openReview(decision, entities), deadline, now);
+  } catch (error) {
+    reportReviewNotOpened(event.provider, decision, error);
+  }
 }
 
 class DeadlineError extends StoreUnavailableError {}

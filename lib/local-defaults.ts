@@ -34,3 +34,9 @@ uwIDAQAB
 -----END PUBLIC KEY-----`;
 /** APIv3 key (32 bytes of text) for local runs. */
 export const LOCAL_WECHATPAY_APIV3_KEY = 'riskhookLocalOnlyApiV3Key0000000';
+
+/** Admin API bearer token for local runs (all scopes); `npm start` prints it. Its hash is refused when deployed. */
+export const LOCAL_API_TOKEN = 'rh_local_only_admin_token_do_not_deploy';
+/** Merchant webhooks for local runs: `npm run receive` listens here and verifies with this secret. */
+export const LOCAL_MERCHANT_WEBHOOK_URL = 'http://localhost:4000/riskhook';
+export const LOCAL_MERCHANT_SECRET = `whsec_${Buffer.from('riskhook-local-only-merchant-secret-00').toString('base64')}`;

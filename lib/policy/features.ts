@@ -15,10 +15,11 @@ import {
   type PaymentEvent,
 } from '../events.js';
 import { type EntityVelocity, RELATIONS, type VelocitySnapshot } from '../velocity/store.js';
+import type { ListMembership } from '../lists/lists.js';
 
 export type FeatureType = 'number' | 'boolean' | 'string';
 /** A feature's value for an event and what the store returned; undefined when the event has none. */
-export type FeatureReader = (event: PaymentEvent, snapshot: VelocitySnapshot) => FeatureValue | undefined;
+export type FeatureReader = (event: PaymentEvent, snapshot: VelocitySnapshot, lists?: ListMembership) => FeatureValue | undefined;
 export interface FeatureInfo {
   readonly type: FeatureType;
   /** The values a string feature can take, when they are a closed set. */
@@ -73,6 +74,9 @@ export function featureCatalogue(windows: readonly { readonly name: string }[]):
     catalogue.set(`${kind}.boundForMs`, number(kind, (v, e) => (v.boundAt === undefined ? undefined : e.occurredAt - v.boundAt)));
   }
   for (const kind of ENTITY_KINDS) {
+    // Block / allow lists (issue 10): undefined when the event has no such entity or lists were not read.
+    catalogue.set(`${kind}.blocked`, { type: 'boolean', read: (_, __, lists) => lists?.[kind]?.blocked });
+    catalogue.set(`${kind}.allowed`, { type: 'boolean', read: (_, __, lists) => lists?.[kind]?.allowed });
     catalogue.set(`${kind}.isNew`, boolean(kind, (v) => v.isNew));
     catalogue.set(`${kind}.seenForMs`, number(kind, (v, e) => e.occurredAt - v.firstSeenAt));
     for (const { name } of windows) {
@@ -90,10 +94,10 @@ export function featureCatalogue(windows: readonly { readonly name: string }[]):
 }
 
 /** The features `readers` name, for this event and snapshot (absent ones left out). */
-export function buildFeatures(event: PaymentEvent, snapshot: VelocitySnapshot, readers: ReadonlyArray<readonly [string, FeatureReader]>): Features {
+export function buildFeatures(event: PaymentEvent, snapshot: VelocitySnapshot, readers: ReadonlyArray<readonly [string, FeatureReader]>, lists?: ListMembership): Features {
   const f: Features = {};
   for (const [name, read] of readers) {
-    const value = read(event, snapshot);
+    const value = read(event, snapshot, lists);
     if (value !== undefined) f[name] = value;
   }
   return f;

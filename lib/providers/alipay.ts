@@ -121,6 +121,7 @@ function trade(notify: AlipayNotify, receivedAt: number): Verified {
     merchant: { id: requiredId(notify, 'seller_id') },
     ...(agreementNo !== undefined && { instrument: { id: agreementNo, kind: 'agreement' as const } }),
     authMethod: alipayAuthMethod(notify),
+    ...reference(optionalId(notify, 'out_trade_no'), optionalId(notify, 'trade_no')),
   };
   return { kind: 'score', event };
 }
@@ -145,6 +146,12 @@ function agreement(notify: AlipayNotify, type: 'dut_user_sign' | 'dut_user_unsig
 }
 
 const quoted = (value: string | undefined) => (value === undefined ? '(none)' : JSON.stringify(value.slice(0, 40)));
+
+/** The merchant's order (out_trade_no) and Alipay's trade (trade_no), when the notification has them. */
+function reference(orderId: string | undefined, transactionId: string | undefined): Pick<PaymentEvent, 'reference'> {
+  if (orderId === undefined && transactionId === undefined) return {};
+  return { reference: { ...(orderId !== undefined && { orderId }), ...(transactionId !== undefined && { transactionId }) } };
+}
 
 function optionalId(notify: AlipayNotify, key: string): string | undefined {
   const value = notify.text(key);
