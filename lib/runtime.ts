@@ -13,6 +13,7 @@ import { createRedisClient, createRedisClusterClient, lambdaClusterOptions } fro
 import type { StoreLimits, VelocityStore } from './velocity/store.js';
 import { type Operations, createOperations, opsBackendFor } from './operations/index.js';
 import { type OperationsConfig, loadOperationsConfig } from './operations/config.js';
+import { startLocalDelivery } from './outbox/local.js';
 
 export interface Runtime {
   readonly config: Config;
@@ -103,6 +104,7 @@ export function getRuntime(): Runtime {
     if (localDefaults.length > 0) {
       logger.warn('using local-only defaults (refused outside local runs)', { variables: localDefaults });
     }
+    if (config.local) startLocalDelivery(runtime.operations.ctx);
     current = runtime;
     return runtime;
   } catch (error) {

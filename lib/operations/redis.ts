@@ -15,10 +15,18 @@ export class RedisOpsBackend implements OpsBackend {
   readonly #client: Client;
   readonly #cluster: boolean;
 
-  constructor(client: Redis | Cluster) {
+  readonly #tag: string | undefined;
+
+  /** `tag` replaces the `ops` hash tag (tests and tools that share a Redis keep their own operations data). */
+  constructor(client: Redis | Cluster, { tag }: { tag?: string } = {}) {
     if (!('opsCommit' in client)) client.defineCommand('opsCommit', { lua: commitLua });
     this.#client = client as Client;
     this.#cluster = (client as Cluster).isCluster === true;
+    this.#tag = tag;
+  }
+
+  #k(key: string): string {
+    return this.#tag !== undefined && key.startsWith('rh:{ops}:') ? `rh:{${this.#tag}}:${key.slice('rh:{ops}:'.length)}` : key;
   }
 
   get client(): Redis | Cluster {
@@ -26,20 +34,20 @@ export class RedisOpsBackend implements OpsBackend {
   }
 
   get(key: string) {
-    return this.#call(() => this.#client.get(key));
+    return this.#call(() => this.#client.get(this.#k(key)));
   }
 
   async mget(keys: readonly string[]) {
     if (keys.length === 0) return [];
-    return this.#call(() => this.#client.mget(...keys));
+    return this.#call(() => this.#client.mget(...keys.map((k) => this.#k(k))));
   }
 
   hgetall(key: string) {
-    return this.#call(() => this.#client.hgetall(key));
+    return this.#call(() => this.#client.hgetall(this.#k(key)));
   }
 
   hmget(key: string, fields: readonly string[]) {
-    return this.#call(() => this.#client.hmget(key, ...fields));
+    return this.#call(() => this.#client.hmget(this.#k(key), ...fields));
   }
 
   /** One pipeline on a single node (one round trip); on a cluster, one command per entity slot, sent together. */
@@ -53,7 +61,8 @@ export class RedisOpsBackend implements OpsBackend {
     });
   }
 
-  async zrangeByScore(key: string, min: number, max: number, { offset, count, rev = false }: { offset: number; count: number; rev?: boolean }) {
+  async zrangeByScore(name: string, min: number, max: number, { offset, count, rev = false }: { offset: number; count: number; rev?: boolean }) {
+    const key = this.#k(name);
     const flat = await this.#call(() =>
       rev
         ? this.#client.zrevrangebyscore(key, max, min, 'WITHSCORES', 'LIMIT', offset, count)
@@ -65,15 +74,15 @@ export class RedisOpsBackend implements OpsBackend {
   }
 
   zrangeByLex(key: string, after: string | undefined, count: number) {
-    return this.#call(() => this.#client.zrangebylex(key, after === undefined ? '-' : `(${after}`, '+', 'LIMIT', 0, count));
+    return this.#call(() => this.#client.zrangebylex(this.#k(key), after === undefined ? '-' : `(${after}`, '+', 'LIMIT', 0, count));
   }
 
   zcard(key: string) {
-    return this.#call(() => this.#client.zcard(key));
+    return this.#call(() => this.#client.zcard(this.#k(key)));
   }
 
   async xrange(key: string, start: string, end: string, count: number) {
-    const entries = await this.#call(() => this.#client.xrange(key, start, end, 'COUNT', count));
+    const entries = await this.#call(() => this.#client.xrange(this.#k(key), start, end, 'COUNT', count));
     return entries.map(([id, flat]) => {
       const fields: Record<string, string> = {};
       for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
@@ -82,7 +91,7 @@ export class RedisOpsBackend implements OpsBackend {
   }
 
   async xdel(key: string, id: string) {
-    await this.#call(() => this.#client.xdel(key, id));
+    await this.#call(() => this.#client.xdel(this.#k(key), id));
   }
 
   async commit({ conditions, writes }: Commit) {
@@ -91,7 +100,7 @@ export class RedisOpsBackend implements OpsBackend {
     const at = (key: string) => {
       let i = index.get(key);
       if (i === undefined) {
-        keys.push(key);
+        keys.push(this.#k(key));
         i = keys.length;
         index.set(key, i);
       }
