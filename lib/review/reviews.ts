@@ -96,6 +96,8 @@ export class Reviews {
 
   async close(provider: string, eventId: string, action: CloseAction, body: Record<string, unknown>, actor: string): Promise<Review> {
     const note = parseNote(body.note);
+    // The body is checked before the review is read: a bad request is 400 whatever the review's state.
+    this.#listEntries(action, body, { entities: {} } as StoredReview, actor, this.ctx.now());
     const eventKey = this.ctx.hasher.event(provider, eventId);
     const key = opsKeys.review(eventKey);
     const stored = await transact(this.ctx.backend, async () => {
