@@ -25,6 +25,11 @@ export class RedisOpsBackend implements OpsBackend {
     this.#tag = tag;
   }
 
+  /** The Redis key a logical key maps to (tools and tests that read Redis directly). */
+  keyOf(key: string): string {
+    return this.#k(key);
+  }
+
   #k(key: string): string {
     return this.#tag !== undefined && key.startsWith('rh:{ops}:') ? `rh:{${this.#tag}}:${key.slice('rh:{ops}:'.length)}` : key;
   }

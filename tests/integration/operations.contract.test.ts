@@ -181,7 +181,7 @@ describe.each(STORE_KINDS)('operations on the %s store', (kind) => {
   });
 
   it('open reviews page oldest first without repeats; closed ones drop out after the retention', async () => {
-    const events = [];
+    const events: Array<{ id: string }> = [];
     for (let i = 0; i < 5; i++) events.push(await hold({ kind: 'authorization' }));
     const seen: string[] = [];
     let cursor: string | null = null;
