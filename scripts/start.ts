@@ -4,7 +4,7 @@
  * public local-only defaults (refused anywhere but a local run).
  */
 import { spawn } from 'node:child_process';
-import { LOCAL_GENERIC_SECRET, LOCAL_PEPPER } from '../lib/local-defaults.js';
+import { LOCAL_API_TOKEN, LOCAL_GENERIC_SECRET, LOCAL_MERCHANT_WEBHOOK_URL, LOCAL_PEPPER } from '../lib/local-defaults.js';
 
 const env = process.env;
 const lines = [
@@ -14,7 +14,10 @@ const lines = [
   `  RISKHOOK_PEPPER:         ${env.RISKHOOK_PEPPER ? '(from the environment)' : `${LOCAL_PEPPER}  (local-only default)`}`,
   `  stripe, alipay, wechatpay: ${['STRIPE_WEBHOOK_SECRETS', 'ALIPAY_PUBLIC_KEYS', 'WECHATPAY_PUBLIC_KEYS'].every((v) => !env[v]) ? 'local-only test secrets and keys (lib/local-defaults.ts, examples/keys/)' : 'as configured in the environment'}`,
   `  policy:                  ${env.RISKHOOK_POLICY ?? 'policies/default.yaml'}`,
+  `  admin API (/v1) token:   ${env.RISKHOOK_API_TOKENS ? '(RISKHOOK_API_TOKENS from the environment)' : `${LOCAL_API_TOKEN}  (local-only; curl -H "Authorization: Bearer <token>")`}`,
+  `  merchant webhooks:       ${env.MERCHANT_WEBHOOK_URL ?? `${LOCAL_MERCHANT_WEBHOOK_URL}  (run npm run receive to see them)`}, sent every 2 s`,
   '  try:                     npm run send -- examples/normal-purchase.json   (or attack-burst, stripe-*, alipay-*, wechatpay-*)',
+  '                           npm run review -- list                            (README: Operating riskhook)',
   '',
 ];
 console.log(lines.join('\n'));
