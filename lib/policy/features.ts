@@ -74,9 +74,6 @@ export function featureCatalogue(windows: readonly { readonly name: string }[]):
     catalogue.set(`${kind}.boundForMs`, number(kind, (v, e) => (v.boundAt === undefined ? undefined : e.occurredAt - v.boundAt)));
   }
   for (const kind of ENTITY_KINDS) {
-    // Block / allow lists (issue 10): undefined when the event has no such entity or lists were not read.
-    catalogue.set(`${kind}.blocked`, { type: 'boolean', read: (_, __, lists) => lists?.[kind]?.blocked });
-    catalogue.set(`${kind}.allowed`, { type: 'boolean', read: (_, __, lists) => lists?.[kind]?.allowed });
     catalogue.set(`${kind}.isNew`, boolean(kind, (v) => v.isNew));
     catalogue.set(`${kind}.seenForMs`, number(kind, (v, e) => e.occurredAt - v.firstSeenAt));
     for (const { name } of windows) {
@@ -89,6 +86,9 @@ export function featureCatalogue(windows: readonly { readonly name: string }[]):
       catalogue.set(`${kind}.isNew${capitalised(relation)}`, boolean(kind, (v) => v.newRelations[relation]));
       for (const { name } of windows) catalogue.set(`${kind}.distinct.${relation}.${name}`, number(kind, (v) => v.distinct[relation]?.[name]));
     }
+    // Block / allow lists (issue 10): undefined when the event has no such entity or lists were not read.
+    catalogue.set(`${kind}.blocked`, { type: 'boolean', read: (_, __, lists) => lists?.[kind]?.blocked });
+    catalogue.set(`${kind}.allowed`, { type: 'boolean', read: (_, __, lists) => lists?.[kind]?.allowed });
   }
   return catalogue;
 }
@@ -109,8 +109,8 @@ export function eventFeatures(event: PaymentEvent): Features {
 }
 
 /** Every feature of the event and of every entity the store returned (for tools and tests; decisions build only what their policy reads). */
-export function addVelocityFeatures(f: Features, event: PaymentEvent, snapshot: VelocitySnapshot): Features {
+export function addVelocityFeatures(f: Features, event: PaymentEvent, snapshot: VelocitySnapshot, lists?: ListMembership): Features {
   const windows = Object.keys(Object.values(snapshot)[0]?.windows ?? {}).map((name) => ({ name }));
   const readers = [...featureCatalogue(windows)].map(([name, info]) => [name, info.read] as const);
-  return Object.assign(f, buildFeatures(event, snapshot, readers));
+  return Object.assign(f, buildFeatures(event, snapshot, readers, lists));
 }

@@ -51,7 +51,9 @@ async function featuresOf(events: PaymentEvent[], windows: readonly WindowSpec[]
   let features: Features = {};
   for (const event of events) {
     const snapshot = await store.record(recordRequest(event, hasher.event(event.provider, event.id), hasher));
-    features = addVelocityFeatures(eventFeatures(event), event, snapshot);
+    // List membership as decide reads it: every entity of the event, on no list.
+    const lists = Object.fromEntries(Object.keys(snapshot).map((kind) => [kind, { blocked: false, allowed: false }]));
+    features = addVelocityFeatures(eventFeatures(event), event, snapshot, lists);
   }
   await store.close();
   return features;

@@ -153,6 +153,7 @@ describe('the real notification (Alipay, 2025-10)', () => {
         account: { id: '099luGU2ef8yeC95sroZ9WGyuuGqL7qD-VLY8B1mtPqj4w9' },
         merchant: { id: '2088070256235011' },
         authMethod: 'unknown',
+        reference: { orderId: '176068626732100521009', transactionId: '2025101722001486991458220176' }, // out_trade_no, trade_no
       },
     });
   });
@@ -457,6 +458,7 @@ describe('mapping trade notifies', () => {
         account: { id: '2088000000000777' },
         merchant: { id: '2088000000009002' },
         authMethod: 'unknown',
+        reference: { orderId: 'ORDER0001', transactionId: '2026112222001400000000000001' },
       },
     });
   });
