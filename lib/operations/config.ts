@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { int } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { LOCAL_API_TOKEN, LOCAL_MERCHANT_SECRET, LOCAL_MERCHANT_WEBHOOK_URL } from '../local-defaults.js';
 import { decodeSecret } from '../providers/standard-webhooks.js';
@@ -44,14 +45,8 @@ const TokenTable = z.record(
   }),
 );
 
-const days = (min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'expected a whole number of days')
-    .transform(Number)
-    .pipe(z.number().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`))
-    .optional()
-    .transform((v) => (v ?? fallback) * DAY_MS);
+/** A whole number of days (RISKHOOK_*_DAYS), as milliseconds. */
+const days = (min: number, max: number, fallback: number) => int(min, max, fallback).transform((d) => d * DAY_MS);
 
 const Env = z.object({
   RISKHOOK_API_TOKENS: z
