@@ -30,6 +30,8 @@ export type DegradedReason = 'store_unavailable' | 'store_timeout' | 'duplicate_
 /** Time kept back from the deadline for building and sending the response. */
 const RESPONSE_MARGIN_MS = 10;
 const DUPLICATE_POLL_MS = 15;
+/** How long a fallback hold may spend opening its review (the store it needs has just failed). */
+const DEGRADED_REVIEW_MS = 50;
 
 export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = (deps.now ?? Date.now)()): Promise<Decision> {
   const now = deps.now ?? Date.now;
@@ -163,7 +165,9 @@ export function decisionContext(event: PaymentEvent, receivedAt: number): Pick<D
 /** The fallback decision; a fallback hold opens a review too (marked by its decision's degraded reason) when the store allows. */
 async function fallbackWithReview(event: PaymentEvent, deps: DecideDeps, reason: DegradedReason, startedAt: number, deadline: number): Promise<Decision> {
   const decision = fallback(event, deps, reason, startedAt);
-  await openReview(event, decision, deps, deadline, deps.now ?? Date.now);
+  const now = deps.now ?? Date.now;
+  // The store just failed: its review write gets a short try, not the rest of the deadline.
+  await openReview(event, decision, deps, Math.min(deadline, now() + DEGRADED_REVIEW_MS), now);
   return decision;
 }
 

@@ -2,14 +2,18 @@
  * The audit trail's hash chain on every store: verify passes on an untouched trail and reports an
  * entry changed in place, an entry removed from the middle, and entries removed from the end.
  */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readAudit, verifyAudit } from '../../lib/audit/trail.js';
 import { opsKeys } from '../../lib/operations/backend.js';
 import type { MemoryOpsBackend } from '../../lib/operations/memory.js';
 import { RedisOpsBackend } from '../../lib/operations/redis.js';
 import { type OpsHarness, opsHarness } from '../support/operations.js';
 import { STORE_KINDS } from '../support/stores.js';
+
+const run = promisify(execFile);
 
 /** Rewrites one entry's fields where it is: in place in memory; on Redis the stream is rebuilt with the same ids. */
 async function overwrite(h: OpsHarness, id: string, change: (fields: Record<string, string>) => Record<string, string>) {
@@ -72,5 +76,36 @@ describe.each(STORE_KINDS)('audit trail on the %s store', (kind) => {
     await h.backend.xdel(opsKeys.audit, entries[5]!.id);
     report = await verifyAudit(h.backend);
     expect(report.problems.join('\n')).toContain('the head records seq 6');
+  });
+});
+
+describe('npm run audit (the CLI, on Redis)', () => {
+  let h: OpsHarness;
+  beforeAll(async () => {
+    h = await opsHarness('redis');
+    for (let i = 0; i < 3; i++) await h.api('PUT', `/v1/lists/block/ip/198.51.100.${i}`, { body: { note: `cli ${i}` } });
+  });
+  afterAll(async () => h.close());
+
+  const cli = async (...args: string[]) => {
+    const tag = /^rh:\{(.+)\}:a$/.exec((h.backend as RedisOpsBackend).keyOf(opsKeys.audit))![1]!;
+    const env = { ...process.env, REDIS_URL: inject('redisUrl'), POWERTOOLS_LOG_LEVEL: 'SILENT' };
+    try {
+      const { stdout } = await run('node', ['scripts/run-bundled.mjs', 'scripts/audit.ts', ...args, '--tag', tag], { env });
+      return { code: 0, stdout };
+    } catch (error) {
+      const e = error as { code: number; stdout: string };
+      return { code: e.code, stdout: e.stdout };
+    }
+  };
+
+  it('verify exits 0 on an intact trail and 1 naming the entry once one is removed; export writes JSONL', async () => {
+    expect(await cli('verify')).toMatchObject({ code: 0, stdout: expect.stringContaining('audit trail OK: 3 entries') });
+    const exported = await cli('export', '--from', new Date(Date.now() - 60_000).toISOString());
+    const lines = exported.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.seq)).toEqual([1, 2, 3]);
+    expect(lines[0]).toMatchObject({ actor: 'admin', action: 'list.put', after: { note: 'cli 0' } });
+    await h.backend.xdel(opsKeys.audit, lines[1].id);
+    expect(await cli('verify')).toMatchObject({ code: 1, stdout: expect.stringContaining('entries 2..2 are missing') });
   });
 });

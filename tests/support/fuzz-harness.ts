@@ -97,8 +97,8 @@ export function redisUrlFor(db: number): string {
 /** Counts every call to the store; methods run on the real store (its private fields need `this`). */
 function spyStore(store: VelocityStore, onCall: () => void): VelocityStore {
   return new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
+    get(target, property) {
+      const value = Reflect.get(target, property, target) as unknown; // getters too run on the real store
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         if (property !== 'close') onCall();
