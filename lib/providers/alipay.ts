@@ -121,7 +121,7 @@ function trade(notify: AlipayNotify, receivedAt: number): Verified {
     merchant: { id: requiredId(notify, 'seller_id') },
     ...(agreementNo !== undefined && { instrument: { id: agreementNo, kind: 'agreement' as const } }),
     authMethod: alipayAuthMethod(notify),
-    ...reference(optionalId(notify, 'out_trade_no'), optionalId(notify, 'trade_no')),
+    ...reference(referenceId(notify, 'out_trade_no'), referenceId(notify, 'trade_no')),
   };
   return { kind: 'score', event };
 }
@@ -151,6 +151,15 @@ const quoted = (value: string | undefined) => (value === undefined ? '(none)' : 
 function reference(orderId: string | undefined, transactionId: string | undefined): Pick<PaymentEvent, 'reference'> {
   if (orderId === undefined && transactionId === undefined) return {};
   return { reference: { ...(orderId !== undefined && { orderId }), ...(transactionId !== undefined && { transactionId }) } };
+}
+
+/** A reference field is informational: one that is undecodable or too long is left out, never a reason to refuse the payment. */
+function referenceId(notify: AlipayNotify, key: string): string | undefined {
+  try {
+    return optionalId(notify, key);
+  } catch {
+    return undefined;
+  }
 }
 
 function optionalId(notify: AlipayNotify, key: string): string | undefined {
