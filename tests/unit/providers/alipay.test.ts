@@ -463,6 +463,12 @@ describe('mapping trade notifies', () => {
     });
   });
 
+  it('a reference field that cannot be used (over 256 characters) is left out; the payment is still scored (fuzz seed 269659232)', () => {
+    const result = verified(payment({ out_trade_no: 'O'.repeat(300) }));
+    expect(result).toMatchObject({ kind: 'score', event: { reference: { transactionId: '2026112222001400000000000001' } } });
+    expect(result.kind === 'score' && result.event.reference).not.toHaveProperty('orderId');
+  });
+
   it('TRADE_FINISHED is a payment too; other statuses and notify types are acknowledged unscored', () => {
     expect(verified(payment({ trade_status: 'TRADE_FINISHED' })).kind).toBe('score');
     expect(verified(payment({ trade_status: 'WAIT_BUYER_PAY' }))).toEqual({
