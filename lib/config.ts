@@ -71,7 +71,7 @@ export interface Config {
   readonly localDefaults: readonly string[];
 }
 
-const int = (min: number, max: number, fallback: number) =>
+export const int = (min: number, max: number, fallback: number) =>
   z
     .string()
     .regex(/^\d+$/, 'expected a whole number')

@@ -12,6 +12,8 @@ import { evaluate } from './policy/evaluate.js';
 import { type Features, buildFeatures } from './policy/features.js';
 import type { Policy } from './policy/load.js';
 import { type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
+import { type DecisionOperations, reportReviewNotOpened } from './operations/index.js';
+import type { ListMembership } from './lists/lists.js';
 
 export interface DecideDeps {
   readonly store: VelocityStore;
@@ -20,6 +22,8 @@ export interface DecideDeps {
   readonly deadlineMs: number;
   readonly onStoreFailure: 'hold' | 'approve';
   readonly now?: () => number;
+  /** Reviews and lists (issue 10): list membership read with velocity, a review opened for every hold. */
+  readonly operations?: DecisionOperations;
 }
 
 /** Why a decision was taken without the store; short codes, safe to return to the provider. */
@@ -42,6 +46,8 @@ export interface DecisionTrace {
 /** Time kept back from the deadline for building and sending the response. */
 const RESPONSE_MARGIN_MS = 10;
 const DUPLICATE_POLL_MS = 15;
+/** How long a fallback hold's review write has before it is reported as not opened (the answer never waits for it). */
+const DEGRADED_REVIEW_MS = 500;
 
 export async function decide(
   event: PaymentEvent,
@@ -54,16 +60,25 @@ export async function decide(
   const eventKey = deps.hasher.event(event.provider, event.id);
   try {
     const claim = await beforeDeadline(() => deps.store.claim(eventKey, now()), deadline, now);
-    if (claim.state === 'decided') return stored(claim.decision, trace);
+    if (claim.state === 'decided') {
+      // A retry of a hold: its review may be missing (a crash right after storing the decision).
+      await openReview(event, claim.decision, deps, deadline, now);
+      return stored(claim.decision, trace);
+    }
     if (claim.state === 'pending') {
       // A second delivery while the first is being decided: a duplicate, whether or not its decision comes in time.
       trace.duplicate = true;
       const first = await awaitDecision(deps.store, eventKey, deadline, now);
-      return first ? stored(first, trace) : fallback(event, deps, 'duplicate_in_flight', trace);
+      return first ? stored(first, trace) : await fallbackWithReview(event, deps, 'duplicate_in_flight', startedAt, trace);
     }
     const request = recordRequest(event, eventKey, deps.hasher, startedAt);
-    const snapshot = await beforeDeadline(() => deps.store.record(request), deadline, now);
-    trace.features = buildFeatures(event, snapshot, deps.policy.readers);
+    // List membership is read alongside velocity (same round trip on a single node).
+    const [snapshot, lists] = await beforeDeadline(
+      () => Promise.all([deps.store.record(request), readLists(deps.operations, request, event.id)]),
+      deadline,
+      now,
+    );
+    trace.features = buildFeatures(event, snapshot, deps.policy.readers, lists);
     const evaluation = evaluate(deps.policy, trace.features);
     trace.shadow = evaluation.shadow;
     if (evaluation.shadow.length > 0) logger.info('shadow rules matched', { eventId: event.id, shadow: evaluation.shadow });
@@ -75,6 +90,7 @@ export async function decide(
       features: evaluation.features,
       policyVersion: deps.policy.version,
       degraded: false,
+      ...decisionContext(event, startedAt),
     };
     try {
       // Commit: the decision, and what depends on it (approved spend, device trust), once.
@@ -84,12 +100,13 @@ export async function decide(
       // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
       logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
     }
+    await openReview(event, decision, deps, deadline, now);
     return decision;
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
     const reason: DegradedReason = error instanceof DeadlineError ? 'store_timeout' : 'store_unavailable';
     logger.warn('velocity store failed; fallback decision', { eventId: event.id, reason, error: error.message });
-    return fallback(event, deps, reason, trace);
+    return fallbackWithReview(event, deps, reason, startedAt, trace);
   }
 }
 
@@ -159,6 +176,7 @@ export function fallback(
   event: PaymentEvent,
   deps: Pick<DecideDeps, 'policy' | 'onStoreFailure'>,
   reason: DegradedReason,
+  receivedAt?: number,
   trace?: DecisionTrace,
 ): Decision {
   const features = buildFeatures(event, {}, deps.policy.readers);
@@ -176,7 +194,57 @@ export function fallback(
     features: evaluation.features,
     policyVersion: deps.policy.version,
     degraded: reason,
+    ...decisionContext(event, receivedAt ?? Date.now()),
   };
+}
+
+/**
+ * List membership, or undefined (no list feature fires) when it cannot be read: velocity's own call
+ * decides whether the decision degrades, so a store failure is reported exactly as without lists.
+ */
+function readLists(operations: DecisionOperations | undefined, request: RecordRequest, eventId: string): Promise<ListMembership | undefined> {
+  if (!operations) return Promise.resolve(undefined);
+  return operations.readLists(request.entities).catch((error: Error) => {
+    logger.warn('list membership not read', { eventId, reason: error.message });
+    return undefined;
+  });
+}
+
+/** What the merchant keys on, copied from the event: never a raw payer identifier. */
+export function decisionContext(event: PaymentEvent, receivedAt: number): Pick<Decision, 'provider' | 'kind' | 'amount' | 'occurredAt' | 'receivedAt' | 'reference'> {
+  return {
+    provider: event.provider,
+    kind: event.kind,
+    amount: event.amount,
+    occurredAt: new Date(event.occurredAt).toISOString(),
+    receivedAt: new Date(receivedAt).toISOString(),
+    ...(event.reference && { reference: event.reference }),
+  };
+}
+
+/** The fallback decision; a fallback hold opens a review too (marked by its decision's degraded reason) when the store allows. */
+async function fallbackWithReview(event: PaymentEvent, deps: DecideDeps, reason: DegradedReason, startedAt: number, trace: DecisionTrace): Promise<Decision> {
+  const decision = fallback(event, deps, reason, startedAt, trace);
+  const now = deps.now ?? Date.now;
+  // The store just failed: the answer does not wait for the review write. It is sent now (it lands
+  // at once when the store is back or was only slow) and reported if it fails within a short while.
+  void openReview(event, decision, deps, now() + DEGRADED_REVIEW_MS, now);
+  return decision;
+}
+
+/**
+ * Opens the review of a hold within the deadline: the provider's answer never waits past it. A
+ * review that cannot be opened is logged at ERROR with the decision and counted (see operations).
+ */
+async function openReview(event: PaymentEvent, decision: Decision, deps: DecideDeps, deadline: number, now: () => number): Promise<void> {
+  if (decision.decision !== 'hold' || !deps.operations) return;
+  const operations = deps.operations;
+  const entities = recordRequest(event, deps.hasher.event(event.provider, event.id), deps.hasher).entities;
+  try {
+    await beforeDeadline(() => operations.openReview(decision, entities), deadline, now);
+  } catch (error) {
+    reportReviewNotOpened(event.provider, decision, error);
+  }
 }
 
 class DeadlineError extends StoreUnavailableError {}

@@ -57,3 +57,33 @@ export class ConfigError extends RiskhookError {
   readonly status = 500;
   readonly code = 'configuration_error';
 }
+
+/** Admin API: a query or body field is wrong; the message names it. */
+export class InvalidRequestError extends RiskhookError {
+  readonly status = 400;
+  readonly code = 'invalid_request';
+}
+
+/** Admin API: no bearer token, or one that matches no configured token. */
+export class UnauthorizedError extends RiskhookError {
+  readonly status = 401;
+  readonly code = 'unauthorized';
+}
+
+/** Admin API: the token lacks the route's scope. */
+export class ForbiddenError extends RiskhookError {
+  readonly status = 403;
+  readonly code = 'forbidden';
+}
+
+/** Admin API: no such decision, review, list entry, route or failed delivery. */
+export class NotFoundError extends RiskhookError {
+  readonly status = 404;
+  readonly code = 'not_found';
+}
+
+/** Admin API: a closed review asked to close another way. */
+export class ReviewClosedError extends RiskhookError {
+  readonly status = 409;
+  readonly code = 'review_closed';
+}

@@ -25,6 +25,13 @@ export const Money = z.object({
 });
 export type Money = z.infer<typeof Money>;
 
+/** What the merchant keys on: its own order id and the provider's transaction id. Never a payer identifier. */
+export const Reference = z.strictObject({
+  orderId: Identifier.optional(),
+  transactionId: Identifier.optional(),
+});
+export type Reference = z.infer<typeof Reference>;
+
 export const PaymentEvent = z.object({
   /** The provider's event or notify id; the idempotency key is `provider:id`. */
   id: Identifier,
@@ -45,6 +52,8 @@ export const PaymentEvent = z.object({
   device: z.object({ id: Identifier }).optional(),
   ip: z.string().max(64).optional(),
   country: z.string().regex(/^[A-Z]{2}$/).optional(),
+  /** The merchant's order and the provider's transaction (Alipay out_trade_no / trade_no, ...). */
+  reference: Reference.optional(),
 });
 export type PaymentEvent = z.infer<typeof PaymentEvent>;
 
@@ -83,5 +92,14 @@ export const Decision = z.object({
   policyVersion: z.string(),
   /** false, or why the decision was taken without the velocity store (the fallback policy). */
   degraded: z.union([z.literal(false), z.string()]),
+  // What the merchant keys on (issue 10). decide() always sets them; optional only for records and
+  // literals written before they existed. Never a raw account, device, IP, card or linked-account id.
+  provider: z.string().optional(),
+  kind: z.enum(EVENT_KINDS).optional(),
+  amount: Money.optional(),
+  /** ISO-8601 UTC: when the payment happened (the provider's time) and when riskhook received it. */
+  occurredAt: z.string().optional(),
+  receivedAt: z.string().optional(),
+  reference: Reference.optional(),
 });
 export type Decision = z.infer<typeof Decision>;

@@ -41,3 +41,8 @@ export const LOCAL_WECHATPAY_APIV3_KEY = 'riskhookLocalOnlyApiV3Key0000000';
  */
 export const LOCAL_ALIPAY_APP_IDS: readonly string[] = ['2021000000000001'];
 export const LOCAL_WECHATPAY_MCHIDS: readonly string[] = ['1230000109'];
+/** Admin API bearer token for local runs (all scopes); `npm start` prints it. Its hash is refused when deployed. */
+export const LOCAL_API_TOKEN = 'rh_local_only_admin_token_do_not_deploy';
+/** Merchant webhooks for local runs: `npm run receive` listens here and verifies with this secret. */
+export const LOCAL_MERCHANT_WEBHOOK_URL = 'http://localhost:4000/riskhook';
+export const LOCAL_MERCHANT_SECRET = `whsec_${Buffer.from('riskhook-local-only-merchant-secret-00').toString('base64')}`;

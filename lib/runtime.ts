@@ -11,7 +11,10 @@ import { watchEvictionPolicy } from './velocity/eviction-policy.js';
 import { MemoryVelocityStore } from './velocity/memory.js';
 import { RedisVelocityStore } from './velocity/redis.js';
 import { createRedisClient, createRedisClusterClient, lambdaClusterOptions } from './velocity/redis-client.js';
-import type { VelocityStore } from './velocity/store.js';
+import type { StoreLimits, VelocityStore } from './velocity/store.js';
+import { type Operations, createOperations, opsBackendFor } from './operations/index.js';
+import { type OperationsConfig, loadOperationsConfig } from './operations/config.js';
+import { startLocalDelivery } from './outbox/local.js';
 
 export interface Runtime {
   readonly config: Config;
@@ -20,6 +23,9 @@ export interface Runtime {
   readonly store: VelocityStore;
   readonly adapters: ReadonlyMap<string, ProviderAdapter>;
   readonly hasher: IdentityHasher;
+  /** Reviews, lists, merchant-webhook outbox and audit trail (issue 10). */
+  readonly operations: Operations;
+  readonly operationsConfig: OperationsConfig;
 }
 
 /** REDIS_CLUSTER_NODES: a cluster client; REDIS_URL: one node; neither: the embedded memory store. */
@@ -47,16 +53,33 @@ export function describeStore(config: Config): Record<string, string | number | 
   return { store: 'memory' };
 }
 
-export function createRuntime(config: Config, store: VelocityStore = createStore(config)): Runtime {
+export function createRuntime(
+  config: Config,
+  store: VelocityStore = createStore(config),
+  operationsConfig: OperationsConfig = loadOperationsConfig(process.env, config.local),
+): Runtime {
   const hasher = new IdentityHasher(config.pepper);
+  const operations = createOperations(opsBackendFor(store), hasher, operationsConfig, config.limits.decisionTtlMs);
   const deps: DecideDeps = {
     store,
     policy: config.policy,
     hasher,
     deadlineMs: config.deadlineMs,
     onStoreFailure: config.onStoreFailure,
+    operations,
   };
-  return { config, store, adapters: createAdapters(config.providers), hasher, deps };
+  return { config, store, adapters: createAdapters(config.providers), hasher, deps, operations, operationsConfig };
+}
+
+const SHARED_MEMORY_STORE = Symbol.for('riskhook.memoryStore');
+
+/**
+ * The process's one embedded store: under `npm start` each function (webhook, api, deliver) is
+ * bundled on its own, and all of them must see the same decisions, reviews and lists.
+ */
+function sharedMemoryStore(limits: StoreLimits): VelocityStore {
+  const g = globalThis as { [SHARED_MEMORY_STORE]?: VelocityStore };
+  return (g[SHARED_MEMORY_STORE] ??= new MemoryVelocityStore(limits));
 }
 
 let current: Runtime | Error | undefined;
@@ -66,8 +89,8 @@ export function getRuntime(): Runtime {
   if (current instanceof Error) throw current;
   if (current) return current;
   try {
-    const runtime = createRuntime(loadConfig());
-    const { config } = runtime;
+    const config = loadConfig();
+    const runtime = createRuntime(config, config.redisUrl || config.redisCluster ? createStore(config) : sharedMemoryStore(config.limits));
     logger.info('riskhook ready', {
       stage: config.stage,
       ...describeStore(config),
@@ -81,9 +104,11 @@ export function getRuntime(): Runtime {
     if (runtime.store.name === 'memory') {
       logger.warn('REDIS_URL and REDIS_CLUSTER_NODES are unset: counting in this process only (the embedded in-memory store, for local runs)');
     }
-    if (config.localDefaults.length > 0) {
-      logger.warn('using local-only defaults (refused outside local runs)', { variables: config.localDefaults });
+    const localDefaults = [...config.localDefaults, ...runtime.operationsConfig.localDefaults];
+    if (localDefaults.length > 0) {
+      logger.warn('using local-only defaults (refused outside local runs)', { variables: localDefaults });
     }
+    if (config.local) startLocalDelivery(runtime.operations.ctx);
     current = runtime;
     return runtime;
   } catch (error) {

@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { loadConfig } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
-import { LOCAL_GENERIC_SECRET, LOCAL_PEPPER } from '../lib/local-defaults.js';
+import { LOCAL_API_TOKEN, LOCAL_GENERIC_SECRET, LOCAL_MERCHANT_WEBHOOK_URL, LOCAL_PEPPER } from '../lib/local-defaults.js';
 
 const DEFAULT_HTTP_PORT = 3000;
 /** serverless-offline's Lambda port is httpPort + 2 by default (3002): keep that distance for every instance. */
@@ -52,7 +52,10 @@ const lines = [
   `  RISKHOOK_PEPPER:         ${set('RISKHOOK_PEPPER') ? '(from the environment)' : `${LOCAL_PEPPER}  (local-only default)`}`,
   `  stripe, alipay, wechatpay: ${['STRIPE_WEBHOOK_SECRETS', 'ALIPAY_PUBLIC_KEYS', 'WECHATPAY_PUBLIC_KEYS'].every((v) => !set(v)) ? 'local-only test secrets and keys (lib/local-defaults.ts, examples/keys/)' : 'as configured in the environment'}`,
   `  policy:                  ${set('RISKHOOK_POLICY') ? env.RISKHOOK_POLICY : 'policies/default.yaml'}`,
+  `  admin API (/v1) token:   ${set('RISKHOOK_API_TOKENS') ? '(RISKHOOK_API_TOKENS from the environment)' : `${LOCAL_API_TOKEN}  (local-only; curl -H "Authorization: Bearer <token>")`}`,
+  `  merchant webhooks:       ${set('MERCHANT_WEBHOOK_URL') ? env.MERCHANT_WEBHOOK_URL : `${LOCAL_MERCHANT_WEBHOOK_URL}  (run npm run receive to see them)`}, sent every 2 s`,
   `  try:                     npm run send -- ${httpPort === DEFAULT_HTTP_PORT ? '' : `--port ${httpPort} `}examples/normal-purchase.json   (or attack-burst, stripe-*, alipay-*, wechatpay-*)`,
+  '                           npm run review -- list                            (README: Operating riskhook)',
   '',
 ];
 console.log(lines.join('\n'));

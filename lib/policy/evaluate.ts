@@ -1,4 +1,7 @@
-/** Runs a compiled policy over an event's features: score, reasons, hold or approve. */
+/**
+ * Runs a compiled policy over an event's features: score, reasons, hold or approve.
+ * Precedence: a hold rule (a block-list hit is one) > an approve rule (an allow-list hit) > the score.
+ */
 import type { FeatureValue, Reason } from '../events.js';
 import type { Features } from './features.js';
 import type { Policy } from './load.js';
@@ -16,6 +19,7 @@ export interface Evaluation {
 export function evaluate(policy: Policy, features: Features): Evaluation {
   let score = 0;
   let forced = false;
+  let approved = false;
   const reasons: Reason[] = [];
   const used: Record<string, FeatureValue> = {};
   const shadow: string[] = [];
@@ -27,11 +31,14 @@ export function evaluate(policy: Policy, features: Features): Evaluation {
     }
     score += rule.score;
     forced ||= rule.hold;
+    approved ||= rule.approve;
     reasons.push({ rule: rule.id, message: render(rule.message, features) });
     for (const name of rule.features) if (features[name] !== undefined) used[name] = features[name]!;
   }
   // A forced hold scores at least holdAt, so "score >= holdAt" and "hold" always agree.
   score = Math.min(forced ? Math.max(score, policy.holdAt) : score, 100);
+  // An approve rule without a hold rule approves, and the score says so (below holdAt), so the two agree.
+  if (approved && !forced) score = Math.min(score, policy.holdAt - 1);
   const decision = score >= policy.holdAt ? 'hold' : 'approve';
   return { decision, score, reasons, features: used, shadow };
 }

@@ -17,10 +17,11 @@ import {
 import { COUNTRY_CODES, CURRENCY_CODES } from '../iso-codes.js';
 import { type Metric, PAIR_KINDS, RELATIONS, type StoreNeed } from '../velocity/plan.js';
 import type { EntityVelocity, VelocitySnapshot } from '../velocity/store.js';
+import type { ListMembership } from '../lists/lists.js';
 
 export type FeatureType = 'number' | 'boolean' | 'string';
 /** A feature's value for an event and what the store returned; undefined when the event has none. */
-export type FeatureReader = (event: PaymentEvent, snapshot: VelocitySnapshot) => FeatureValue | undefined;
+export type FeatureReader = (event: PaymentEvent, snapshot: VelocitySnapshot, lists?: ListMembership) => FeatureValue | undefined;
 export interface FeatureInfo {
   readonly type: FeatureType;
   /** The values a string feature can take, when they are a closed set. */
@@ -125,15 +126,18 @@ export function featureCatalogue(windows: readonly { readonly name: string }[]):
         number(kind, pairs, (v) => (pair(v)?.trustedAt !== undefined ? v.countedAt - pair(v)!.trustedAt! : undefined)),
       );
     }
+    // Block / allow lists (issue 10): undefined when the event has no such entity or lists were not read.
+    catalogue.set(`${kind}.blocked`, { type: 'boolean', read: (_, __, lists) => lists?.[kind]?.blocked });
+    catalogue.set(`${kind}.allowed`, { type: 'boolean', read: (_, __, lists) => lists?.[kind]?.allowed });
   }
   return catalogue;
 }
 
 /** The features `readers` name, for this event and snapshot (absent ones left out). */
-export function buildFeatures(event: PaymentEvent, snapshot: VelocitySnapshot, readers: ReadonlyArray<readonly [string, FeatureReader]>): Features {
+export function buildFeatures(event: PaymentEvent, snapshot: VelocitySnapshot, readers: ReadonlyArray<readonly [string, FeatureReader]>, lists?: ListMembership): Features {
   const f: Features = {};
   for (const [name, read] of readers) {
-    const value = read(event, snapshot);
+    const value = read(event, snapshot, lists);
     if (value !== undefined) f[name] = value;
   }
   return f;
@@ -145,8 +149,8 @@ export function eventFeatures(event: PaymentEvent): Features {
 }
 
 /** Every feature of the event and of every entity the store returned (for tools and tests; decisions build only what their policy reads). */
-export function addVelocityFeatures(f: Features, event: PaymentEvent, snapshot: VelocitySnapshot): Features {
+export function addVelocityFeatures(f: Features, event: PaymentEvent, snapshot: VelocitySnapshot, lists?: ListMembership): Features {
   const windows = Object.keys(Object.values(snapshot)[0]?.windows ?? {}).map((name) => ({ name }));
   const readers = [...featureCatalogue(windows)].map(([name, info]) => [name, info.read] as const);
-  return Object.assign(f, buildFeatures(event, snapshot, readers));
+  return Object.assign(f, buildFeatures(event, snapshot, readers, lists));
 }

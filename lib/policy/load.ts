@@ -19,6 +19,7 @@ export interface CompiledRule {
   readonly mode: 'active' | 'shadow';
   readonly score: number;
   readonly hold: boolean;
+  readonly approve: boolean;
   readonly message: string;
   readonly test: Predicate;
   /** Feature names the condition reads, kept with a decision when the rule fires. */
@@ -78,7 +79,7 @@ export function compilePolicy(raw: unknown, source = 'policy'): Policy {
     for (const name of rule.message.match(/\{([^}]+)\}/g) ?? []) {
       if (!catalogue.has(name.slice(1, -1))) errors.push(`${at} message: unknown feature ${name}`);
     }
-    return { id: rule.id, mode: rule.mode, score: rule.score ?? 0, hold: rule.hold ?? false, message: rule.message, test, features };
+    return { id: rule.id, mode: rule.mode, score: rule.score ?? 0, hold: rule.hold ?? false, approve: rule.approve ?? false, message: rule.message, test, features };
   });
   file.keep.forEach((name, i) => {
     const info = catalogue.get(name);

@@ -37,15 +37,18 @@ export const Rule = z
     score: z.number().int().min(0).max(100).optional(),
     /** Holds whatever the score. */
     hold: z.boolean().optional(),
+    /** Approves whatever the score, unless a hold rule fires: hold > approve > score (a block list hit is a hold rule). */
+    approve: z.boolean().optional(),
     /** Reason shown with the decision; {feature.name} is replaced by the feature's value. */
     message: z.string().min(1).max(300),
     /** shadow: evaluated and logged, never changes a decision. */
     mode: z.enum(['active', 'shadow']).default('active'),
   })
-  .refine((r) => r.score !== undefined || r.hold === true, {
-    message: 'a rule needs a score, or hold: true',
+  .refine((r) => r.score !== undefined || r.hold === true || r.approve === true, {
+    message: 'a rule needs a score, or hold: true, or approve: true',
     path: ['score'],
-  });
+  })
+  .refine((r) => !(r.hold === true && r.approve === true), { message: 'a rule holds or approves, not both', path: ['approve'] });
 export type Rule = z.infer<typeof Rule>;
 
 export const PolicyFile = z.strictObject({

@@ -137,6 +137,7 @@ function trade(notify: AlipayNotify, receivedAt: number, maxAgeMs: number): Veri
     merchant: { id: requiredId(notify, 'seller_id') },
     ...(agreementNo !== undefined && { instrument: { id: agreementNo, kind: 'agreement' as const } }),
     authMethod: alipayAuthMethod(notify),
+    ...reference(referenceId(notify, 'out_trade_no'), referenceId(notify, 'trade_no')),
   };
   return { kind: 'score', event };
 }
@@ -165,6 +166,21 @@ function agreement(notify: AlipayNotify, type: 'dut_user_sign' | 'dut_user_unsig
 }
 
 const quoted = (value: string | undefined) => (value === undefined ? '(none)' : JSON.stringify(value.slice(0, 40)));
+
+/** The merchant's order (out_trade_no) and Alipay's trade (trade_no), when the notification has them. */
+function reference(orderId: string | undefined, transactionId: string | undefined): Pick<PaymentEvent, 'reference'> {
+  if (orderId === undefined && transactionId === undefined) return {};
+  return { reference: { ...(orderId !== undefined && { orderId }), ...(transactionId !== undefined && { transactionId }) } };
+}
+
+/** A reference field is informational: one that is undecodable or too long is left out, never a reason to refuse the payment. */
+function referenceId(notify: AlipayNotify, key: string): string | undefined {
+  try {
+    return optionalId(notify, key);
+  } catch {
+    return undefined;
+  }
+}
 
 function optionalId(notify: AlipayNotify, key: string): string | undefined {
   const value = notify.text(key);

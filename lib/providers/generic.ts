@@ -11,6 +11,7 @@ import {
   INSTRUMENT_KINDS,
   LINKED_ACCOUNT_KINDS,
   type PaymentEvent,
+  Reference,
 } from '../events.js';
 import { parseStrictJson } from './json.js';
 import { decodeSecret, verifyStandardWebhook } from './standard-webhooks.js';
@@ -40,6 +41,8 @@ export const GenericEventV1 = z.strictObject({
   device: z.strictObject({ id: Identifier }).optional(),
   ip: z.union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' }).optional(),
   country: z.string().regex(/^[A-Z]{2}$/, 'expected an ISO-3166 alpha-2 code such as CN').optional(),
+  /** New and optional in v1: the merchant's order id and the provider's transaction id, echoed in decisions and reviews. */
+  reference: Reference.optional(),
 });
 export type GenericEventV1 = z.infer<typeof GenericEventV1>;
 
@@ -89,6 +92,7 @@ export function toPaymentEvent(wire: GenericEventV1, receivedAt: number): Paymen
     ...(wire.device && { device: wire.device }),
     ...(wire.ip !== undefined && { ip: wire.ip }),
     ...(wire.country !== undefined && { country: wire.country }),
+    ...(wire.reference && { reference: wire.reference }),
   };
 }
 

@@ -228,6 +228,7 @@ export function toStripePaymentEvent(wire: StripeAuthorizationRequest, receivedA
     instrument: { id: auth.card.id, kind: 'card' },
     authMethod: stripeAuthMethod(auth),
     ...(country !== undefined && { country }),
+    reference: { transactionId: auth.id },
   };
 }
 

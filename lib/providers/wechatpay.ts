@@ -351,6 +351,7 @@ export function toPaymentEvent(envelope: Envelope, tx: Transaction, receivedAt: 
     authMethod: passwordFree ? 'password_free' : 'unknown',
     ...(device !== undefined && { device: { id: device } }),
     ...(ip !== undefined && { ip }),
+    reference: { orderId: tx.out_trade_no, transactionId: tx.transaction_id },
   };
 }
 

@@ -97,8 +97,8 @@ export function redisUrlFor(db: number): string {
 /** Counts every call to the store; methods run on the real store (its private fields need `this`). */
 function spyStore(store: VelocityStore, onCall: () => void): VelocityStore {
   return new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
+    get(target, property) {
+      const value = Reflect.get(target, property, target) as unknown; // getters too run on the real store
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         if (property !== 'close') onCall();
@@ -359,6 +359,10 @@ export class KeyLedger {
   /** Keys among `keys` that no accepted event explains (each key's {tag}, and a marker's event key). */
   unexplained(keys: readonly string[]): string[] {
     return keys.filter((key) => {
+      // A scored hold opens a review: its record names the event; the shared indexes need an accepted event.
+      const review = /^rh:\{ops\}:r:(.*)$/.exec(key);
+      if (review) return !this.#allowed.has(`e:${review[1]}`);
+      if (/^rh:\{ops\}:(rs:open|h)$/.test(key)) return this.#allowed.size === 0;
       const m = /^rh:\{([^}]*)\}(?::m:(.*))?/.exec(key);
       if (!m) return true;
       if (!this.#allowed.has(m[1]!)) return true;

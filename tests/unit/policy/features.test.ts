@@ -52,7 +52,9 @@ async function featuresOf(events: PaymentEvent[], windows: readonly WindowSpec[]
   for (const event of events) {
     const request = recordRequest(event, hasher.event(event.provider, event.id), hasher);
     const snapshot = await store.record(request);
-    features = addVelocityFeatures(eventFeatures(event), event, snapshot);
+    // List membership as decide reads it: every entity of the event, on no list.
+    const lists = Object.fromEntries(Object.keys(snapshot).map((kind) => [kind, { blocked: false, allowed: false }]));
+    features = addVelocityFeatures(eventFeatures(event), event, snapshot, lists);
     // Approved and strongly authenticated: the next payment finds its device known and trusted.
     const decision = { eventId: event.id, decision: 'approve' as const, score: 0, reasons: [], features: {}, policyVersion: 't', degraded: false as const };
     await store.commit({ ...request, decision, strongAuth: true });

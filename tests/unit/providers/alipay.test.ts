@@ -112,6 +112,7 @@ describe('the real notification (Alipay, 2025-10)', () => {
         account: { id: '099luGU2ef8yeC95sroZ9WGyuuGqL7qD-VLY8B1mtPqj4w9' },
         merchant: { id: '2088070256235011' },
         authMethod: 'unknown',
+        reference: { orderId: '176068626732100521009', transactionId: '2025101722001486991458220176' }, // out_trade_no, trade_no
       },
     });
   });
@@ -585,8 +586,15 @@ describe('mapping trade notifies', () => {
         account: { id: '2088000000000777' },
         merchant: { id: '2088000000009002' },
         authMethod: 'unknown',
+        reference: { orderId: 'ORDER0001', transactionId: '2026112222001400000000000001' },
       },
     });
+  });
+
+  it('a reference field that cannot be used (over 256 characters) is left out; the payment is still scored (fuzz seed 269659232)', () => {
+    const result = verified(payment({ out_trade_no: 'O'.repeat(300) }));
+    expect(result).toMatchObject({ kind: 'score', event: { reference: { transactionId: '2026112222001400000000000001' } } });
+    expect(result.kind === 'score' && result.event.reference).not.toHaveProperty('orderId');
   });
 
   it('TRADE_FINISHED is a payment too; other statuses and notify types are acknowledged unscored', () => {

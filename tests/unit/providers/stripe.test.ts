@@ -313,6 +313,7 @@ describe('issuing_authorization.request -> PaymentEvent', () => {
       instrument: { id: 'ic_1QkF9aRiskhookCard0001', kind: 'card' },
       authMethod: 'three_ds',
       country: 'US',
+      reference: { transactionId: 'iauth_1QkFA2RiskhookAuth001' }, // the authorization id
     });
     expect(PaymentEvent.parse(event)).toEqual(event);
   });

@@ -329,6 +329,7 @@ describe('TRANSACTION.SUCCESS to PaymentEvent', () => {
       merchant: { id: '1230000109' },
       authMethod: 'unknown',
       device: { id: '013467007045764' },
+      reference: { orderId: 'order-20261122-0001', transactionId: '4200002026112217000000000001' }, // out_trade_no, transaction_id
     };
     expect(verified).toEqual({ kind: 'score', event: expected });
     if (verified.kind === 'score') expect(PaymentEvent.parse(verified.event)).toEqual(expected);

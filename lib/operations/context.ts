@@ -1,0 +1,13 @@
+/** What every operations concern needs: the store, the hasher, the configuration and a clock. */
+import type { IdentityHasher } from '../identity.js';
+import type { OpsBackend } from './backend.js';
+import type { OperationsConfig } from './config.js';
+
+export interface OpsContext {
+  readonly backend: OpsBackend;
+  readonly hasher: IdentityHasher;
+  readonly config: OperationsConfig;
+  /** The decision TTL: how long holds stay in the decisions index. */
+  readonly decisionTtlMs: number;
+  readonly now: () => number;
+}

@@ -1,0 +1,72 @@
+/**
+ * The operations concerns over one store: reviews, lists, merchant-webhook outbox, audit trail.
+ * decide() reaches them only through DecisionOperations (list membership, open a review).
+ */
+import type { Decision, EntityKind } from '../events.js';
+import type { IdentityHasher } from '../identity.js';
+import { type ListMembership, Lists } from '../lists/lists.js';
+import { logger, metrics } from '../observability.js';
+import { Reviews } from '../review/reviews.js';
+import { RedisVelocityStore } from '../velocity/redis.js';
+import type { VelocityStore } from '../velocity/store.js';
+import type { OpsBackend } from './backend.js';
+import type { OperationsConfig } from './config.js';
+import type { OpsContext } from './context.js';
+import { MemoryOpsBackend } from './memory.js';
+import { RedisOpsBackend } from './redis.js';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+
+export type EntityRef = { readonly kind: EntityKind; readonly key: string };
+
+/** What decide needs from operations; optional in its deps (replays and benchmarks go without). */
+export interface DecisionOperations {
+  /** Block/allow membership of the event's entities, read alongside velocity. */
+  readLists(entities: readonly EntityRef[]): Promise<ListMembership>;
+  /** Opens the review of a hold (idempotent). Throws on store failure; decide logs it. */
+  openReview(decision: Decision, entities: readonly EntityRef[]): Promise<void>;
+}
+
+export class Operations implements DecisionOperations {
+  readonly reviews: Reviews;
+  readonly lists: Lists;
+
+  constructor(readonly ctx: OpsContext) {
+    this.reviews = new Reviews(ctx);
+    this.lists = new Lists(ctx);
+  }
+
+  readLists(entities: readonly EntityRef[]): Promise<ListMembership> {
+    return this.lists.membership(entities);
+  }
+
+  async openReview(decision: Decision, entities: readonly EntityRef[]): Promise<void> {
+    await this.reviews.open(decision, Object.fromEntries(entities.map((e) => [e.kind, e.key])));
+  }
+}
+
+// On globalThis: under `npm start` every function is bundled on its own, and they share one embedded store.
+const MEMORY_OPS = Symbol.for('riskhook.memoryOps');
+const memoryOps = ((globalThis as { [MEMORY_OPS]?: WeakMap<VelocityStore, OpsBackend> })[MEMORY_OPS] ??= new WeakMap());
+
+/** The operations store next to the velocity store: the same Redis client, or an embedded store that lives as long as it. */
+export function opsBackendFor(store: VelocityStore): OpsBackend {
+  if (store instanceof RedisVelocityStore) return new RedisOpsBackend(store.client);
+  let backend = memoryOps.get(store);
+  if (!backend) memoryOps.set(store, (backend = new MemoryOpsBackend()));
+  return backend;
+}
+
+export function createOperations(backend: OpsBackend, hasher: IdentityHasher, config: OperationsConfig, decisionTtlMs: number, now: () => number = Date.now): Operations {
+  return new Operations({ backend, hasher, config, decisionTtlMs, now });
+}
+
+/**
+ * A hold whose review could not be opened (the store is down, or the write ran out of time): the
+ * decision goes to the log at ERROR, whole (it carries no raw identifier), with a metric to alarm on.
+ */
+export function reportReviewNotOpened(provider: string, decision: Decision, error: unknown): void {
+  logger.error('review not opened for a hold', { provider, decision, reason: (error as Error).message });
+  const m = metrics.singleMetric();
+  m.addDimension('provider', provider);
+  m.addMetric('reviewsNotOpened', MetricUnit.Count, 1);
+}
