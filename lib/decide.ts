@@ -12,6 +12,7 @@ import { buildFeatures } from './policy/features.js';
 import type { Policy } from './policy/load.js';
 import { type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
 import { type DecisionOperations, reportReviewNotOpened } from './operations/index.js';
+import type { ListMembership } from './lists/lists.js';
 
 export interface DecideDeps {
   readonly store: VelocityStore;
@@ -50,7 +51,7 @@ export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = 
     const request = recordRequest(event, eventKey, deps.hasher);
     // List membership is read alongside velocity (same round trip on a single node).
     const [snapshot, lists] = await beforeDeadline(
-      () => Promise.all([deps.store.record(request), deps.operations?.readLists(request.entities)]),
+      () => Promise.all([deps.store.record(request), readLists(deps.operations, request, event.id)]),
       deadline,
       now,
     );
@@ -148,6 +149,18 @@ export function fallback(event: PaymentEvent, deps: Pick<DecideDeps, 'policy' | 
     degraded: reason,
     ...decisionContext(event, receivedAt ?? Date.now()),
   };
+}
+
+/**
+ * List membership, or undefined (no list feature fires) when it cannot be read: velocity's own call
+ * decides whether the decision degrades, so a store failure is reported exactly as without lists.
+ */
+function readLists(operations: DecisionOperations | undefined, request: RecordRequest, eventId: string): Promise<ListMembership | undefined> {
+  if (!operations) return Promise.resolve(undefined);
+  return operations.readLists(request.entities).catch((error: Error) => {
+    logger.warn('list membership not read', { eventId, reason: error.message });
+    return undefined;
+  });
 }
 
 /** What the merchant keys on, copied from the event: never a raw payer identifier. */
