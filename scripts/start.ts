@@ -18,6 +18,7 @@ const lines = [
   `  merchant webhooks:       ${env.MERCHANT_WEBHOOK_URL ?? `${LOCAL_MERCHANT_WEBHOOK_URL}  (run npm run receive to see them)`}, sent every 2 s`,
   '  try:                     npm run send -- examples/normal-purchase.json   (or attack-burst, stripe-*, alipay-*, wechatpay-*)',
   '                           npm run review -- list                            (README: Operating riskhook)',
+  '  review console:          http://localhost:3000/console   (sign in with the admin API token above)',
   '',
 ];
 console.log(lines.join('\n'));
