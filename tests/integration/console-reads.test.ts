@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverDue } from '../../lib/outbox/deliver.js';
-import { type OpsHarness, TOKENS, genericEvent, opsHarness } from '../support/operations.js';
+import { type OpsHarness, TOKENS, genericEvent, heldEvent, opsHarness } from '../support/operations.js';
 import { type Receiver, startReceiver } from '../support/receiver.js';
 import { STORE_KINDS } from '../support/stores.js';
 
@@ -20,18 +20,9 @@ describe.each(STORE_KINDS)('console reads on the %s store', (kind) => {
     receiver = await startReceiver();
     h = await opsHarness(kind, { merchantWebhook: { url: receiver.url, secrets } });
   });
-  afterAll(async () => {
-    await receiver.stop();
-    await h.close();
-  });
+  afterAll(() => Promise.all([receiver.stop(), h.close()]));
 
-  /** A payment from a blocked device: held by the default policy's blocked-entity rule. */
-  async function hold() {
-    const event = genericEvent();
-    await h.api('PUT', `/v1/lists/block/device/${(event.device as { id: string }).id}`, { body: {} });
-    expect((await h.send(event)).body).toMatchObject({ decision: 'hold' });
-    return event;
-  }
+  const hold = () => heldEvent(h);
 
   it('counts holds per UTC hour and per rule over the last 7 days', async () => {
     const before = await h.api('GET', '/v1/stats/holds');
