@@ -30,7 +30,7 @@ const run = promisify(execFile);
 // Generous: a busy 2-core machine runs several servers and browsers at once.
 const WAIT = 60_000;
 
-describe('review console in a real browser', () => {
+describe('review console in a real browser', { timeout: 300_000 }, () => {
   let redis: RedisServer;
   let server: OfflineServer;
   let receiver: Receiver;
@@ -62,6 +62,9 @@ describe('review console in a real browser', () => {
     redis?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
+
+  /** A state the page reaches, waited for generously (expect.poll's own default is 1 s). */
+  const eventually = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: WAIT, interval: 200 });
 
   /** `npm run send` (scripts/send.ts), as an analyst's terminal would run it. */
   const send = (file: string) => run('npx', ['tsx', 'scripts/send.ts', file, '--url', server.baseUrl], { cwd: ROOT, timeout: WAIT });
@@ -118,7 +121,7 @@ describe('review console in a real browser', () => {
   it('refuses a wrong token with a clear message', async () => {
     const { context, page } = await newPage();
     await signIn(page, 'rh_wrong_token');
-    await expect.poll(() => page.locator('#message').textContent(), { timeout: WAIT }).toContain('refused (401)');
+    await eventually(() => page.locator('#message').textContent()).toContain('refused (401)');
     expect(await page.locator('#app').isHidden()).toBe(true);
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
     await context.close();
@@ -153,7 +156,7 @@ describe('review console in a real browser', () => {
     await page.getByLabel('Note', { exact: true }).first().fill('customer called, verified');
     await page.getByLabel('Trust the account for days (optional)').fill('7');
     await page.getByRole('button', { name: 'Release…' }).click();
-    await expect.poll(() => page.locator('#confirm-text').textContent()).toContain('trust the account for 7 days');
+    await eventually(() => page.locator('#confirm-text').textContent()).toContain('trust the account for 7 days');
     await page.getByRole('button', { name: 'Yes, do it' }).click();
     await page.locator('#detail-audit li[data-action="review.released"]').waitFor();
     expect(await page.locator('#detail-audit li[data-action="review.released"]').textContent()).toContain('by admin: customer called, verified');
@@ -184,7 +187,7 @@ describe('review console in a real browser', () => {
     for (const kind of ['account', 'linkedAccount', 'instrument']) await page.locator(`#block-kinds input[value="${kind}"]`).uncheck();
     await page.locator('#fraud-note').fill('card testing');
     await page.getByRole('button', { name: 'Confirm fraud…' }).click();
-    await expect.poll(() => page.locator('#confirm-text').textContent()).toContain('block device for 180 days');
+    await eventually(() => page.locator('#confirm-text').textContent()).toContain('block device for 180 days');
     await page.getByRole('button', { name: 'Yes, do it' }).click();
     await page.locator('#detail-audit li[data-action="review.confirmed_fraud"]').waitFor();
     expect(await deliveredTo(fraudId, 'review.confirmed_fraud')).toBe(true);
@@ -193,7 +196,7 @@ describe('review console in a real browser', () => {
     await page.getByRole('button', { name: 'Lists' }).click();
     await page.locator('#l-kind').selectOption('device');
     await page.getByRole('button', { name: 'Show entries' }).click();
-    await expect.poll(() => page.locator('#list-entries tbody').textContent()).toContain(`review generic ${fraudId}`);
+    await eventually(() => page.locator('#list-entries tbody').textContent()).toContain(`review generic ${fraudId}`);
     // The example event that hold came from (npm run send appends a suffix to its id): its device.
     const attack = (JSON.parse(readFileSync(join(ROOT, 'examples/attack-burst.json'), 'utf8')) as { id: string; device: unknown }[]).find(
       (e) => fraudId.startsWith(`${e.id}-`),
@@ -205,12 +208,12 @@ describe('review console in a real browser', () => {
     expect(sent.stdout).toContain('HOLD');
     expect(sent.stdout).toContain('blocked-entity');
     await page.getByRole('button', { name: 'Queue' }).click();
-    await expect.poll(() => page.locator('#queue tbody').textContent(), { timeout: WAIT }).toContain('blocked-entity');
+    await eventually(() => page.locator('#queue tbody').textContent()).toContain('blocked-entity');
 
     // The chart of holds per hour by rule draws.
     await page.getByRole('button', { name: 'Holds per hour' }).click();
     await page.locator('#chart canvas').waitFor();
-    await expect.poll(() => page.locator('#chart-summary').textContent()).toContain('blocked-entity');
+    await eventually(() => page.locator('#chart-summary').textContent()).toContain('blocked-entity');
     await axe(page);
     expect(cspViolations).toEqual([]);
     await context.close();
@@ -222,10 +225,10 @@ describe('review console in a real browser', () => {
     await page.getByRole('button', { name: 'Lists' }).click();
     await page.getByLabel('Raw id').fill('device_from_reader');
     await page.getByRole('button', { name: 'Save entry' }).click();
-    await expect.poll(() => page.locator('#message').textContent()).toContain('lacks the scope for this (403)');
+    await eventually(() => page.locator('#message').textContent()).toContain('lacks the scope for this (403)');
     await page.route('**/v1/**', (route) => route.abort('connectionrefused'));
     await page.getByRole('button', { name: 'Show entries' }).click();
-    await expect.poll(() => page.locator('#message').textContent()).toContain('unreachable');
+    await eventually(() => page.locator('#message').textContent()).toContain('unreachable');
     await context.close();
   });
 });
