@@ -31,8 +31,8 @@ export type DegradedReason = 'store_unavailable' | 'store_timeout' | 'duplicate_
 /** Time kept back from the deadline for building and sending the response. */
 const RESPONSE_MARGIN_MS = 10;
 const DUPLICATE_POLL_MS = 15;
-/** How long a fallback hold may spend opening its review (the store it needs has just failed). */
-const DEGRADED_REVIEW_MS = 50;
+/** How long a fallback hold's review write has before it is reported as not opened (the answer never waits for it). */
+const DEGRADED_REVIEW_MS = 500;
 
 export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = (deps.now ?? Date.now)()): Promise<Decision> {
   const now = deps.now ?? Date.now;
@@ -46,7 +46,7 @@ export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = 
       return claim.decision;
     }
     if (claim.state === 'pending') {
-      return (await awaitDecision(deps.store, eventKey, deadline, now)) ?? (await fallbackWithReview(event, deps, 'duplicate_in_flight', startedAt, deadline));
+      return (await awaitDecision(deps.store, eventKey, deadline, now)) ?? (await fallbackWithReview(event, deps, 'duplicate_in_flight', startedAt));
     }
     const request = recordRequest(event, eventKey, deps.hasher);
     // List membership is read alongside velocity (same round trip on a single node).
@@ -79,7 +79,7 @@ export async function decide(event: PaymentEvent, deps: DecideDeps, startedAt = 
     if (!(error instanceof StoreUnavailableError)) throw error;
     const reason: DegradedReason = error instanceof DeadlineError ? 'store_timeout' : 'store_unavailable';
     logger.warn('velocity store failed; fallback decision', { eventId: event.id, reason, error: error.message });
-    return fallbackWithReview(event, deps, reason, startedAt, deadline);
+    return fallbackWithReview(event, deps, reason, startedAt);
   }
 }
 
@@ -176,11 +176,12 @@ export function decisionContext(event: PaymentEvent, receivedAt: number): Pick<D
 }
 
 /** The fallback decision; a fallback hold opens a review too (marked by its decision's degraded reason) when the store allows. */
-async function fallbackWithReview(event: PaymentEvent, deps: DecideDeps, reason: DegradedReason, startedAt: number, deadline: number): Promise<Decision> {
+async function fallbackWithReview(event: PaymentEvent, deps: DecideDeps, reason: DegradedReason, startedAt: number): Promise<Decision> {
   const decision = fallback(event, deps, reason, startedAt);
   const now = deps.now ?? Date.now;
-  // The store just failed: its review write gets a short try, not the rest of the deadline.
-  await openReview(event, decision, deps, Math.min(deadline, now() + DEGRADED_REVIEW_MS), now);
+  // The store just failed: the answer does not wait for the review write. It is sent now (it lands
+  // at once when the store is back or was only slow) and reported if it fails within a short while.
+  void openReview(event, decision, deps, now() + DEGRADED_REVIEW_MS, now);
   return decision;
 }
 
