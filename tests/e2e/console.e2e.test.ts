@@ -214,6 +214,7 @@ describe('review console in a real browser', { timeout: 300_000 }, () => {
     await page.getByRole('button', { name: 'Holds per hour' }).click();
     await page.locator('#chart canvas').waitFor();
     await eventually(() => page.locator('#chart-summary').textContent()).toContain('blocked-entity');
+    await page.screenshot({ path: join(SCREENSHOTS, 'chart.png'), fullPage: true });
     await axe(page);
     expect(cspViolations).toEqual([]);
     await context.close();
