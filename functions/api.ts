@@ -1,2 +1,6 @@
-// /v1/*: the admin API (decisions, reviews, lists, failed webhooks, audit); the logic lives in lib/api.
-export { apiHandler as handler } from '../lib/api/http.js';
+// /v1/*: the admin API (decisions, reviews, lists, failed webhooks, audit), and /console: the review
+// console's static files; the logic lives in lib/api and lib/console.
+import { apiHandler } from '../lib/api/http.js';
+import { withConsole } from '../lib/console/serve.js';
+
+export const handler = withConsole(apiHandler);

@@ -56,6 +56,7 @@ const lines = [
   `  merchant webhooks:       ${set('MERCHANT_WEBHOOK_URL') ? env.MERCHANT_WEBHOOK_URL : `${LOCAL_MERCHANT_WEBHOOK_URL}  (run npm run receive to see them)`}, sent every 2 s`,
   `  try:                     npm run send -- ${httpPort === DEFAULT_HTTP_PORT ? '' : `--port ${httpPort} `}examples/normal-purchase.json   (or attack-burst, stripe-*, alipay-*, wechatpay-*)`,
   '                           npm run review -- list                            (README: Operating riskhook)',
+  '  review console:          http://localhost:3000/console   (sign in with the admin API token above)',
   '',
 ];
 console.log(lines.join('\n'));

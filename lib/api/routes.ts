@@ -14,6 +14,7 @@ import { failedDeliveries, retryFailed } from '../outbox/failed.js';
 import { REVIEW_STATUSES, type ReviewStatus } from '../review/review.js';
 import type { VelocityStore } from '../velocity/store.js';
 import type { Principal } from './auth.js';
+import { auditByTarget, holdStats, reviewDeliveries } from './reads.js';
 
 export interface ApiRequest {
   readonly method: string;
@@ -141,16 +142,36 @@ const listEntries: Handler = async (req, params, ctx) => {
 };
 
 const listAudit: Handler = async (req, _, ctx) => {
-  only(req.query, ['from', 'to', 'cursor', 'limit']);
+  only(req.query, ['from', 'to', 'target', 'cursor', 'limit']);
   const after = decodeCursor(req.query.cursor, (v): v is string => typeof v === 'string' && /^\d+-\d+$/.test(v));
   const fromMs = timeOf(req.query, 'from');
   const toMs = timeOf(req.query, 'to');
+  if (req.query.target !== undefined) {
+    if (req.query.target.length === 0 || req.query.target.length > 600) throw new InvalidRequestError('target: expected e.g. review/<provider>/<eventId> or block/device/<hash>');
+    return ok(await auditByTarget(ctx.operations, req.query.target, { fromMs, toMs, after, limit: limitOf(req.query) }));
+  }
   const page = await readAudit(ctx.operations.ctx.backend, {
     limit: limitOf(req.query),
     ...(after !== undefined ? { after } : fromMs !== undefined && { fromMs }),
     ...(toMs !== undefined && { toMs }),
   });
   return ok({ data: page.entries, nextCursor: page.next === null ? null : encodeCursor(page.next) });
+};
+
+const MAX_STATS_SPAN_MS = 8 * 24 * 3_600_000;
+
+const statsHolds: Handler = async (req, _, ctx) => {
+  only(req.query, ['from', 'to']);
+  const toMs = timeOf(req.query, 'to') ?? ctx.operations.ctx.now();
+  const fromMs = timeOf(req.query, 'from') ?? toMs - 7 * 24 * 3_600_000;
+  if (fromMs > toMs) throw new InvalidRequestError('from: must not be after to');
+  if (toMs - fromMs > MAX_STATS_SPAN_MS) throw new InvalidRequestError('from: at most 8 days before to');
+  return ok(await holdStats(ctx.operations, fromMs, toMs));
+};
+
+const deliveries: Handler = async (req, { provider: p, eventId }, ctx) => {
+  only(req.query, []);
+  return ok(await reviewDeliveries(ctx.operations, provider(p)!, eventId!));
 };
 
 const listFailed: Handler = async (req, _, ctx) => {
@@ -168,6 +189,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', pattern: ['decisions', '{provider}', '{eventId}'], scope: 'decisions:read', handle: getDecision },
   { method: 'GET', pattern: ['reviews'], scope: 'decisions:read', handle: listReviews },
   { method: 'GET', pattern: ['reviews', '{provider}', '{eventId}'], scope: 'decisions:read', handle: getReview },
+  { method: 'GET', pattern: ['reviews', '{provider}', '{eventId}', 'deliveries'], scope: 'decisions:read', handle: deliveries },
   { method: 'POST', pattern: ['reviews', '{provider}', '{eventId}', 'release'], scope: 'reviews:write', handle: closeReview('release') },
   { method: 'POST', pattern: ['reviews', '{provider}', '{eventId}', 'confirm-fraud'], scope: 'reviews:write', handle: closeReview('confirm-fraud') },
   { method: 'GET', pattern: ['lists', '{list}', '{entityKind}'], scope: 'decisions:read', handle: listEntries },
@@ -175,6 +197,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'PUT', pattern: ['lists', '{list}', '{entityKind}', '{id}'], scope: 'lists:write', handle: listEntry('put') },
   { method: 'DELETE', pattern: ['lists', '{list}', '{entityKind}', '{id}'], scope: 'lists:write', handle: listEntry('delete') },
   { method: 'GET', pattern: ['audit'], scope: 'audit:read', handle: listAudit },
+  { method: 'GET', pattern: ['stats', 'holds'], scope: 'decisions:read', handle: statsHolds },
   { method: 'GET', pattern: ['webhooks', 'failed'], scope: 'decisions:read', handle: listFailed },
   { method: 'POST', pattern: ['webhooks', 'failed', '{id}', 'retry'], scope: 'reviews:write', handle: retry },
 ];

@@ -124,3 +124,12 @@ export function genericEvent(overrides: Record<string, unknown> = {}): Record<st
     ...overrides,
   } as Record<string, unknown> & { id: string };
 }
+
+/** A fresh generic event from a device put on the block list first: held by the default policy's blocked-entity rule. */
+export async function heldEvent(h: OpsHarness): Promise<Record<string, unknown> & { id: string }> {
+  const event = genericEvent();
+  await h.api('PUT', `/v1/lists/block/device/${encodeURIComponent((event.device as { id: string }).id)}`, { body: {} });
+  const answer = await h.send(event);
+  if (answer.body.decision !== 'hold') throw new Error(`expected a hold, got ${JSON.stringify(answer.body)}`);
+  return event;
+}
