@@ -4,7 +4,7 @@
  * fallback and say so (degraded). Retries return the stored decision and count nothing.
  * Record (count and read what the policy reads), evaluate, then commit (the decision and what depends on it).
  */
-import { StoreUnavailableError } from './errors.js';
+import { StoreTimeoutError, StoreUnavailableError } from './errors.js';
 import { BINDING_KINDS, type Binding, type Decision, type EntityKind, type PaymentEvent } from './events.js';
 import type { IdentityHasher } from './identity.js';
 import { logger } from './observability.js';
@@ -104,7 +104,7 @@ export async function decide(
     return decision;
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
-    const reason: DegradedReason = error instanceof DeadlineError ? 'store_timeout' : 'store_unavailable';
+    const reason: DegradedReason = error instanceof StoreTimeoutError ? 'store_timeout' : 'store_unavailable';
     logger.warn('velocity store failed; fallback decision', { eventId: event.id, reason, error: error.message });
     return fallbackWithReview(event, deps, reason, startedAt, trace);
   }
@@ -247,7 +247,7 @@ async function openReview(event: PaymentEvent, decision: Decision, deps: DecideD
   }
 }
 
-class DeadlineError extends StoreUnavailableError {}
+class DeadlineError extends StoreTimeoutError {}
 
 /**
  * Runs a store call against the deadline. The call is started only when time is left: past the

@@ -52,6 +52,9 @@ export class StoreUnavailableError extends RiskhookError {
   readonly code = 'store_unavailable';
 }
 
+/** The store did not answer in time (our deadline, or the client's command timeout): a frozen or slow Redis. */
+export class StoreTimeoutError extends StoreUnavailableError {}
+
 /** Configuration (environment or policy file) is invalid. Thrown at cold start. */
 export class ConfigError extends RiskhookError {
   readonly status = 500;

@@ -6,7 +6,7 @@
  * Every Redis failure surfaces as StoreUnavailableError.
  */
 import type { Cluster, Redis } from 'ioredis';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreTimeoutError, StoreUnavailableError } from '../errors.js';
 import type { Decision } from '../events.js';
 import { CURRENCY_CAP, type EntityPlan, METRICS, type StorePlan, planOf } from './plan.js';
 import { SCRIPTS } from './scripts/index.js';
@@ -178,7 +178,9 @@ export class RedisVelocityStore implements VelocityStore {
     try {
       return await command();
     } catch (error) {
-      throw new StoreUnavailableError(`redis: ${(error as Error).message}`, { cause: error });
+      // ioredis's own command timeout is the same event as our deadline: Redis did not answer in time.
+      const Failure = (error as Error).message === 'Command timed out' ? StoreTimeoutError : StoreUnavailableError;
+      throw new Failure(`redis: ${(error as Error).message}`, { cause: error });
     }
   }
 }
