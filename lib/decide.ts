@@ -5,7 +5,7 @@
  * Record (count and read what the policy reads), evaluate, then commit (the decision and what depends on it).
  */
 import { StoreUnavailableError } from './errors.js';
-import { BINDING_KINDS, type Binding, type Decision, type EntityKind, type PaymentEvent } from './events.js';
+import { BINDING_KINDS, type Binding, ENTITY_KINDS, type Decision, type EntityKind, type PaymentEvent } from './events.js';
 import type { IdentityHasher } from './identity.js';
 import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
@@ -131,15 +131,23 @@ export function recordRequest(event: PaymentEvent, eventKey: string, hasher: Ide
     instrument: event.instrument?.id,
     merchant: event.merchant.id,
   };
-  const hashed = new Map<EntityKind, string>();
-  for (const [kind, id] of Object.entries(raw) as [EntityKind, string | undefined][]) {
-    if (id !== undefined) hashed.set(kind, hasher.entity(kind, id));
+  // Plain loops in the entity kinds' order: this runs for every payment (a replay's hot path).
+  const hashed: Partial<Record<EntityKind, string>> = {};
+  const present: EntityKind[] = [];
+  for (const kind of ENTITY_KINDS) {
+    const id = raw[kind];
+    if (id === undefined) continue;
+    hashed[kind] = hasher.entity(kind, id);
+    present.push(kind);
   }
-  const entities: EntityUpdate[] = [...hashed].map(([kind, key]) => ({
-    kind,
-    key,
-    members: RELATIONS[kind].filter((r) => hashed.has(r)).map((relation) => ({ relation, member: hashed.get(relation)! })),
-  }));
+  const entities: EntityUpdate[] = present.map((kind) => {
+    const members: EntityUpdate['members'][number][] = [];
+    for (const relation of RELATIONS[kind]) {
+      const member = hashed[relation];
+      if (member !== undefined) members.push({ relation, member });
+    }
+    return { kind, key: hashed[kind]!, members };
+  });
   return {
     eventKey,
     at: event.occurredAt,
