@@ -47,6 +47,8 @@ const NONE: readonly string[] = Object.freeze([]);
 export function replayLimits(policy: Policy, options: ScorerOptions = {}): StoreLimits {
   return {
     windows: policy.windows,
+    // The policy's read plan, as live: the same kept resolutions (a late event's fallback), retentions and TTLs.
+    plan: policy.plan,
     ...DEFAULT_LIMITS,
     decisionTtlMs: options.decisionTtlMs ?? DEFAULT_LIMITS.decisionTtlMs,
     claimStaleMs: Math.max(2 * (options.deadlineMs ?? 800), 2_000),

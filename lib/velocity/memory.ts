@@ -29,9 +29,32 @@ import {
 } from './store.js';
 import { MAX_SUM, saturatingAdd, velocityClock } from './windows.js';
 
-interface Bucket {
-  counts: number[];
-  amounts: Map<string, number[]>;
+/**
+ * One resolution's ring: a slot per bucket (bucket index modulo the ring size), holding the bucket
+ * index it was last written for. A slot whose index fell out of the ring (at or before the entity's
+ * newest bucket minus the ring size) or was overwritten counts as absent: the same buckets as
+ * dropping them, without allocating a bucket per write.
+ */
+interface Ring {
+  idx: Float64Array;
+  /** slot x count metric (plan.counts order) */
+  counts: Float64Array;
+  /** currency -> its amount slots (kept only at resolutions that keep amounts) */
+  amounts: Map<string, AmountSlots>;
+}
+
+interface AmountSlots {
+  idx: Float64Array;
+  /** slot x amount metric (plan.amounts order) */
+  sums: Float64Array;
+}
+
+/** A read of the plan with its metric's place worked out once. */
+interface PreparedRead {
+  metric: Metric;
+  window: EntityPlan['reads'][number]['window'];
+  amount: boolean;
+  k: number;
 }
 
 interface Pair {
@@ -48,8 +71,8 @@ interface EntityState {
   unboundAt?: number;
   /** currency -> newest counted time in it (at most CURRENCY_CAP). */
   currencies: Map<string, number>;
-  /** resolution index -> bucket index -> totals (only buckets inside the ring). */
-  rings: Map<number, Bucket>[];
+  /** resolution index -> ring of bucket totals */
+  rings: Ring[];
   /** relation -> member hash -> last seen (counted time) */
   related: Map<EntityKind, Map<string, number>>;
   /** device hash -> pair */
@@ -74,6 +97,7 @@ export class MemoryVelocityStore implements VelocityStore {
   /** event key -> the novelty flags of its first count, per entity tag */
   readonly #markers = new Map<string, Expiring<Map<string, string>>>();
   readonly #decisions = new Map<string, Expiring<string>>();
+  readonly #reads = new Map<EntityPlan, PreparedRead[]>();
   #writes = 0;
   /** The next sweep: after as many writes as there are entries (amortised constant cost per write). */
   #nextSweep = SWEEP_EVERY;
@@ -82,6 +106,15 @@ export class MemoryVelocityStore implements VelocityStore {
     this.#limits = limits;
     this.#plan = planOf(limits);
     this.#now = now;
+    for (const plan of Object.values(this.#plan.entities)) {
+      this.#reads.set(
+        plan,
+        plan.reads.map(({ metric, window }) => {
+          const amount = AMOUNT.has(metric);
+          return { metric, window, amount, k: amount ? plan.amounts.indexOf(metric as never) : plan.counts.indexOf(metric as never) };
+        }),
+      );
+    }
   }
 
   async claim(eventKey: string, now: number): Promise<Claim> {
@@ -177,45 +210,44 @@ export class MemoryVelocityStore implements VelocityStore {
   #count(state: EntityState, plan: EntityPlan, request: RecordRequest, entity: EntityUpdate, t: number): string {
     const isNew = state.newest === undefined;
     const newest = Math.max(state.newest ?? -Infinity, t);
-    // Rings move with the entity's newest time: buckets that fell out are dropped.
-    plan.resolutions.forEach((r, i) => {
-      const ring = (state.rings[i] ??= new Map());
-      const floor = Math.floor(newest / r.bucketMs) - r.slots;
-      for (const idx of ring.keys()) if (idx <= floor) ring.delete(idx);
-    });
+    // Rings move with the entity's newest time: slots of buckets that fell out count as absent.
     state.newest = newest;
     state.firstSeen = Math.min(state.firstSeen ?? Infinity, t);
 
     const { currency, passwordFree } = request;
     const untrusted = passwordFree && this.#untrusted(state, plan, entity);
     const keepsCurrency = plan.amounts.length > 0 && this.#keepCurrency(state, plan, currency);
-    const own = ownContribution(request, untrusted);
+    const nCounts = plan.counts.length;
+    const nAmounts = plan.amounts.length;
     let counted = false;
-    plan.resolutions.forEach((r, i) => {
+    for (let i = 0; i < plan.resolutions.length; i++) {
+      const r = plan.resolutions[i]!;
+      const ring = (state.rings[i] ??= newRing(r.slots, nCounts));
       const idx = Math.floor(t / r.bucketMs);
-      if (idx <= Math.floor(newest / r.bucketMs) - r.slots) return; // older than the ring: counts only in its own answer
-      const ring = state.rings[i]!;
-      let bucket = ring.get(idx);
-      if (!bucket) ring.set(idx, (bucket = { counts: plan.counts.map(() => 0), amounts: new Map() }));
-      plan.counts.forEach((m, k) => (bucket.counts[k]! += own[m]));
+      if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue; // older than the ring: counts only in its own answer
+      const s = slotOf(idx, r.slots);
+      if (ring.idx[s] !== idx) {
+        ring.idx[s] = idx;
+        ring.counts.fill(0, s * nCounts, s * nCounts + nCounts);
+      }
+      for (let k = 0; k < nCounts; k++) ring.counts[s * nCounts + k]! += ownContribution(plan.counts[k]!, request, untrusted);
       if (keepsCurrency && r.amounts) {
         counted = true;
-        const sums = bucket.amounts.get(currency) ?? plan.amounts.map(() => 0);
-        plan.amounts.forEach((m, k) => (sums[k] = saturatingAdd(sums[k]!, own[m])));
-        bucket.amounts.set(currency, sums);
+        const sums = amountSlots(ring, currency, r.slots, nAmounts, idx, s);
+        for (let k = 0; k < nAmounts; k++) sums[s * nAmounts + k] = saturatingAdd(sums[s * nAmounts + k]!, ownContribution(plan.amounts[k]!, request, untrusted));
       }
-    });
+    }
     if (counted && keepsCurrency) state.currencies.set(currency, Math.max(state.currencies.get(currency) ?? -Infinity, t));
 
     let flags = isNew ? '1' : '0';
     for (const { relation, retentionMs } of plan.relations) {
-      const member = entity.members.find((m) => m.relation === relation)?.member;
+      const member = memberOf(entity, relation);
       if (member === undefined) {
         flags += '0';
         continue;
       }
-      const set = state.related.get(relation) ?? new Map<string, number>();
-      state.related.set(relation, set);
+      let set = state.related.get(relation);
+      if (!set) state.related.set(relation, (set = new Map<string, number>()));
       const cutoff = newest - retentionMs;
       const seen = set.get(member);
       const novel = seen === undefined || seen <= cutoff;
@@ -223,8 +255,7 @@ export class MemoryVelocityStore implements VelocityStore {
       set.set(member, Math.max(seen ?? -Infinity, t));
       if (novel) {
         for (const [m, last] of set) if (last <= cutoff) set.delete(m);
-        const excess = set.size - this.#limits.distinctCap;
-        if (excess > 0) for (const [m] of lowestFirst(set).slice(0, excess)) set.delete(m);
+        dropLowest(set, set.size - this.#limits.distinctCap);
       }
     }
     return flags;
@@ -238,7 +269,12 @@ export class MemoryVelocityStore implements VelocityStore {
     if (state.currencies.has(currency)) return true;
     if (state.currencies.size >= CURRENCY_CAP) {
       const cutoff = state.newest! - amountSpan(plan);
-      for (const [cur, last] of state.currencies) if (last <= cutoff) state.currencies.delete(cur);
+      for (const [cur, last] of state.currencies) {
+        if (last > cutoff) continue;
+        state.currencies.delete(cur);
+        // No live bucket holds it any more: its amount slots go too.
+        for (const ring of state.rings) ring?.amounts.delete(cur);
+      }
     }
     return state.currencies.size < CURRENCY_CAP;
   }
@@ -249,21 +285,26 @@ export class MemoryVelocityStore implements VelocityStore {
     const counts = plan.counts.indexOf('approvedCount');
     const amounts = plan.amounts.indexOf('approvedAmount');
     if (counts >= 0 || amounts >= 0) {
-      plan.resolutions.forEach((r, i) => {
+      const nCounts = plan.counts.length;
+      for (let i = 0; i < plan.resolutions.length; i++) {
+        const r = plan.resolutions[i]!;
         const idx = Math.floor(t / r.bucketMs);
-        if (idx <= Math.floor(newest / r.bucketMs) - r.slots) return;
-        const ring = (state.rings[i] ??= new Map());
-        let bucket = ring.get(idx);
-        if (!bucket) ring.set(idx, (bucket = { counts: plan.counts.map(() => 0), amounts: new Map() }));
-        if (counts >= 0) bucket.counts[counts]! += 1;
-        if (amounts >= 0 && r.amounts && state.currencies.has(request.currency)) {
-          const sums = bucket.amounts.get(request.currency) ?? plan.amounts.map(() => 0);
-          sums[amounts] = saturatingAdd(sums[amounts]!, request.amountMinor);
-          bucket.amounts.set(request.currency, sums);
+        if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue;
+        const ring = (state.rings[i] ??= newRing(r.slots, nCounts));
+        const s = slotOf(idx, r.slots);
+        if (ring.idx[s] !== idx) {
+          ring.idx[s] = idx;
+          ring.counts.fill(0, s * nCounts, s * nCounts + nCounts);
         }
-      });
+        if (counts >= 0) ring.counts[s * nCounts + counts]! += 1;
+        if (amounts >= 0 && r.amounts && state.currencies.has(request.currency)) {
+          const nAmounts = plan.amounts.length;
+          const sums = amountSlots(ring, request.currency, r.slots, nAmounts, idx, s);
+          sums[s * nAmounts + amounts] = saturatingAdd(sums[s * nAmounts + amounts]!, request.amountMinor);
+        }
+      }
     }
-    const device = plan.pairs ? entity.members.find((m) => m.relation === 'device')?.member : undefined;
+    const device = plan.pairs ? memberOf(entity, 'device') : undefined;
     if (device === undefined) return;
     const cutoff = newest - this.#plan.deviceRetentionMs;
     const found = state.pairs.get(device);
@@ -274,9 +315,11 @@ export class MemoryVelocityStore implements VelocityStore {
       : { first: t, last: t, ...(strong && { trusted: t }) };
     if (found === undefined && state.pairs.size >= this.#limits.distinctCap) {
       for (const [d, p] of state.pairs) if (p.last <= cutoff) state.pairs.delete(d);
-      const last = new Map([...state.pairs].map(([d, p]) => [d, p.last]));
       const excess = state.pairs.size - this.#limits.distinctCap + 1;
-      if (excess > 0) for (const [d] of lowestFirst(last).slice(0, excess)) state.pairs.delete(d);
+      if (excess > 0) {
+        const last = new Map([...state.pairs].map(([d, p]) => [d, p.last]));
+        for (const [d] of lowestFirst(last).slice(0, excess)) state.pairs.delete(d);
+      }
     }
     state.pairs.set(device, pair);
   }
@@ -288,7 +331,7 @@ export class MemoryVelocityStore implements VelocityStore {
 
   #pair(state: EntityState, plan: EntityPlan, entity: EntityUpdate): PairFacts | null | undefined {
     if (!plan.pairs) return undefined;
-    const device = entity.members.find((m) => m.relation === 'device')?.member;
+    const device = memberOf(entity, 'device');
     if (device === undefined) return undefined;
     const pair = state.pairs.get(device);
     if (!pair || pair.last <= (state.newest ?? -Infinity) - this.#plan.deviceRetentionMs) return null;
@@ -298,24 +341,26 @@ export class MemoryVelocityStore implements VelocityStore {
   #read(state: EntityState, plan: EntityPlan, request: RecordRequest, entity: EntityUpdate, t: number, flags: string): EntityVelocity {
     const newest = state.newest ?? t;
     const untrusted = request.passwordFree && this.#untrusted(state, plan, entity);
-    const own = ownContribution(request, untrusted);
     const windows: EntityVelocity['windows'] = {};
-    for (const { metric, window } of plan.reads) {
-      const amount = AMOUNT.has(metric);
+    const nCounts = plan.counts.length;
+    const nAmounts = plan.amounts.length;
+    for (const { metric, window, amount, k } of this.#reads.get(plan)!) {
       const ri = readResolution(plan, window, t, newest, amount);
       const r = plan.resolutions[ri]!;
       const ring = state.rings[ri];
-      const lo = Math.floor((t - window.ms) / r.bucketMs);
-      const k = amount ? plan.amounts.indexOf(metric as never) : plan.counts.indexOf(metric as never);
+      // Buckets from the window's start on, among those still in the ring.
+      const lo = Math.max(Math.floor((t - window.ms) / r.bucketMs), Math.floor(newest / r.bucketMs) - r.slots + 1);
       let sum = 0;
       if (ring) {
-        for (const [idx, bucket] of ring) {
-          if (idx < lo) continue;
-          sum = amount ? saturatingAdd(sum, bucket.amounts.get(request.currency)?.[k] ?? 0) : sum + bucket.counts[k]!;
+        if (amount) {
+          const slots = ring.amounts.get(request.currency);
+          if (slots) for (let s = 0; s < r.slots; s++) if (slots.idx[s]! >= lo) sum = saturatingAdd(sum, slots.sums[s * nAmounts + k]!);
+        } else {
+          for (let s = 0; s < r.slots; s++) if (ring.idx[s]! >= lo) sum += ring.counts[s * nCounts + k]!;
         }
       }
       const missed = Math.floor(t / r.bucketMs) <= Math.floor(newest / r.bucketMs) - r.slots || (amount && !state.currencies.has(request.currency));
-      if (missed) sum = saturatingAdd(sum, own[metric]);
+      if (missed) sum = saturatingAdd(sum, ownContribution(metric, request, untrusted));
       (windows[window.name] ??= {})[metric] = Math.min(sum, MAX_SUM);
     }
     const distinct: EntityVelocity['distinct'] = {};
@@ -324,12 +369,12 @@ export class MemoryVelocityStore implements VelocityStore {
       newRelations[relation] = flags[i + 1] === '1';
       if (read.length === 0) return;
       const set = state.related.get(relation);
-      const counts: Record<string, number> = {};
-      for (const w of read) {
-        let n = 0;
-        if (set) for (const last of set.values()) if (last > t - w.ms) n++;
-        counts[w.name] = n;
+      const ns = new Array<number>(read.length).fill(0);
+      if (set) {
+        for (const last of set.values()) for (let w = 0; w < read.length; w++) if (last > t - read[w]!.ms) ns[w]!++;
       }
+      const counts: Record<string, number> = {};
+      for (let w = 0; w < read.length; w++) counts[read[w]!.name] = ns[w]!;
       distinct[relation] = counts;
     });
     const bound = state.boundAt !== undefined && (state.unboundAt === undefined || state.unboundAt < state.boundAt);
@@ -380,20 +425,70 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 }
 
-/** What one event adds to each metric at record time (approved metrics are added by commit). */
-function ownContribution(request: RecordRequest, untrusted: boolean): Record<Metric, number> {
-  const a = request.amountMinor;
+/** What one event adds to a metric at record time (approved metrics are added by commit). */
+function ownContribution(metric: Metric, request: RecordRequest, untrusted: boolean): number {
   const pf = request.passwordFree;
-  return {
-    count: 1,
-    passwordFreeCount: pf ? 1 : 0,
-    untrustedPasswordFreeCount: pf && untrusted ? 1 : 0,
-    approvedCount: 0,
-    amount: Math.min(a, MAX_SUM),
-    passwordFreeAmount: pf ? Math.min(a, MAX_SUM) : 0,
-    untrustedPasswordFreeAmount: pf && untrusted ? Math.min(a, MAX_SUM) : 0,
-    approvedAmount: 0,
-  };
+  switch (metric) {
+    case 'count':
+      return 1;
+    case 'passwordFreeCount':
+      return pf ? 1 : 0;
+    case 'untrustedPasswordFreeCount':
+      return pf && untrusted ? 1 : 0;
+    case 'amount':
+      return Math.min(request.amountMinor, MAX_SUM);
+    case 'passwordFreeAmount':
+      return pf ? Math.min(request.amountMinor, MAX_SUM) : 0;
+    case 'untrustedPasswordFreeAmount':
+      return pf && untrusted ? Math.min(request.amountMinor, MAX_SUM) : 0;
+    default:
+      return 0; // approvedCount, approvedAmount
+  }
+}
+
+function newRing(slots: number, nCounts: number): Ring {
+  return { idx: new Float64Array(slots).fill(-Infinity), counts: new Float64Array(slots * nCounts), amounts: new Map() };
+}
+
+function slotOf(idx: number, slots: number): number {
+  return ((idx % slots) + slots) % slots;
+}
+
+/** The currency's amount slots of a ring, with slot `s` holding bucket `idx` (zeroed when it held another). */
+function amountSlots(ring: Ring, currency: string, slots: number, nAmounts: number, idx: number, s: number): Float64Array {
+  let found = ring.amounts.get(currency);
+  if (!found) ring.amounts.set(currency, (found = { idx: new Float64Array(slots).fill(-Infinity), sums: new Float64Array(slots * nAmounts) }));
+  if (found.idx[s] !== idx) {
+    found.idx[s] = idx;
+    found.sums.fill(0, s * nAmounts, s * nAmounts + nAmounts);
+  }
+  return found.sums;
+}
+
+function memberOf(entity: EntityUpdate, relation: EntityKind): string | undefined {
+  for (const m of entity.members) if (m.relation === relation) return m.member;
+  return undefined;
+}
+
+/**
+ * Drops the `excess` lowest members (by last seen, then key bytes: a Redis sorted set's order);
+ * the usual case, one over the cap, is one pass without sorting.
+ */
+function dropLowest(set: Map<string, number>, excess: number): void {
+  if (excess <= 0) return;
+  if (excess > 1) {
+    for (const [m] of lowestFirst(set).slice(0, excess)) set.delete(m);
+    return;
+  }
+  let lowKey: string | undefined;
+  let lowValue = Infinity;
+  for (const [k, v] of set) {
+    if (lowKey === undefined || v < lowValue || (v === lowValue && k < lowKey)) {
+      lowKey = k;
+      lowValue = v;
+    }
+  }
+  if (lowKey !== undefined) set.delete(lowKey);
 }
 
 /** Entries by value then key bytes: a Redis sorted set's order (the cap drops from the front). */

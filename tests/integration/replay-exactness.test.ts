@@ -1,26 +1,32 @@
 /**
  * Replay reproduces live decisions: traffic goes through the real handler (handleWebhook, signed
  * generic events, a runtime on the memory store, the default policy), then the same history is
- * replayed, as canonical events and as decision log lines (pseudonymized events, CloudWatch export
- * form included), and every replayed decision equals the live one.
+ * replayed, as canonical events and as the decision log lines the handler wrote (captured as
+ * written: pseudonymized events, recorded receivedAt; CloudWatch export form included), and every
+ * replayed decision equals the live one.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lib/config.js';
 import type { Decision, PaymentEvent } from '../../lib/events.js';
-import { signGenericEvent } from '../../lib/providers/generic-sender.js';
-import { replay } from '../../lib/replay/index.js';
-import { type Runtime, createRuntime } from '../../lib/runtime.js';
+import type { Runtime } from '../../lib/runtime.js';
 import { Random } from '../../lib/simulate/random.js';
-import { handleWebhook } from '../../lib/webhook.js';
+import { type CapturedOutput, captureOutput, releaseOutput } from '../support/captured-output.js';
 
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
 let runtime: Runtime;
 let dir: string;
+let output: CapturedOutput;
+let modules: {
+  signGenericEvent: typeof import('../../lib/providers/generic-sender.js').signGenericEvent;
+  replay: typeof import('../../lib/replay/index.js').replay;
+  handleWebhook: typeof import('../../lib/webhook.js').handleWebhook;
+};
 const live: { event: PaymentEvent; decision: Decision; receivedAt: number; duplicate: boolean }[] = [];
+/** The 'decision' log lines as the handler wrote them, in order. */
+let logLines: string[] = [];
 
 /** Wire-format generic events: a few customers and an attacker's burst over shared devices and Apple IDs, in time order. */
 function traffic(now: number): Record<string, unknown>[] {
@@ -47,50 +53,24 @@ function traffic(now: number): Record<string, unknown>[] {
 }
 
 async function send(body: Record<string, unknown>): Promise<{ event: PaymentEvent; decision: Decision; receivedAt: number }> {
-  const signed = signGenericEvent(secret, body);
+  const signed = modules.signGenericEvent(secret, body);
   const request = { method: 'POST', headers: signed.headers, body: Buffer.from(signed.body as string), receivedAt: Date.now() };
   const verified = runtime.adapters.get('generic')!.verify(request);
   if (verified.kind !== 'score') throw new Error('expected a scored event');
-  const response = await handleWebhook('generic', request, runtime);
+  const response = await modules.handleWebhook('generic', request, runtime);
   expect(response.statusCode).toBe(200);
   return { event: verified.event, decision: JSON.parse(response.body) as Decision, receivedAt: request.receivedAt };
 }
 
-/** The decision log line of the hardening issue: pseudonymized event, recorded receivedAt. */
-function decisionLogLine(entry: (typeof live)[number]): Record<string, unknown> {
-  const h = (kind: Parameters<Runtime['hasher']['entity']>[0], id: string) => runtime.hasher.entity(kind, id);
-  const e = entry.event;
-  const event: PaymentEvent = {
-    ...e,
-    account: { ...e.account, id: h('account', e.account.id) },
-    merchant: { ...e.merchant, id: h('merchant', e.merchant.id) },
-    ...(e.linkedAccount && { linkedAccount: { ...e.linkedAccount, id: h('linkedAccount', e.linkedAccount.id) } }),
-    ...(e.device && { device: { id: h('device', e.device.id) } }),
-    ...(e.instrument && { instrument: { ...e.instrument, id: h('instrument', e.instrument.id) } }),
-    ...(e.ip && { ip: h('ip', e.ip) }),
-  };
-  const d = entry.decision;
-  return {
-    level: 'INFO',
-    message: 'decision',
-    timestamp: new Date(entry.receivedAt).toISOString(),
-    service: 'riskhook',
-    provider: 'generic',
-    eventId: d.eventId,
-    decision: d.decision,
-    score: d.score,
-    reasons: d.reasons,
-    features: {},
-    policyVersion: d.policyVersion,
-    degraded: d.degraded,
-    duplicate: entry.duplicate,
-    receivedAt: entry.receivedAt,
-    latencyMs: 1,
-    event,
-  };
-}
-
 beforeAll(async () => {
+  output = captureOutput();
+  const { loadConfig } = await import('../../lib/config.js');
+  const { createRuntime } = await import('../../lib/runtime.js');
+  modules = {
+    signGenericEvent: (await import('../../lib/providers/generic-sender.js')).signGenericEvent,
+    replay: (await import('../../lib/replay/index.js')).replay,
+    handleWebhook: (await import('../../lib/webhook.js')).handleWebhook,
+  };
   runtime = createRuntime(loadConfig({ IS_LOCAL: 'true', GENERIC_WEBHOOK_SECRETS: secret, RISKHOOK_PEPPER: randomBytes(16).toString('hex'), RISKHOOK_STAGE: 'test' }));
   expect(runtime.store.name).toBe('memory');
   dir = mkdtempSync(join(tmpdir(), 'riskhook-replay-'));
@@ -100,9 +80,13 @@ beforeAll(async () => {
     // A provider retry of an earlier event: the stored decision, nothing counted; logged as a duplicate.
     if (i % 40 === 39) live.push({ ...(await send(bodies[i - 3]!)), duplicate: true });
   }
+  // One JSON line each (Powertools' dev mode indents them; CloudWatch keeps the record as one line).
+  logLines = output.logs('decision').map((l) => JSON.stringify(l));
+  output.clear();
 });
 
 afterAll(async () => {
+  releaseOutput();
   await runtime.store.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -113,6 +97,13 @@ const firstDeliveries = () => live.filter((l) => !l.duplicate);
 const answer = ({ features: _, ...rest }: Decision) => rest;
 
 describe('replay reproduces live decisions', () => {
+  it('the handler wrote one decision log line per delivery, pseudonymized, with its receivedAt', () => {
+    expect(logLines).toHaveLength(live.length);
+    const parsed = logLines.map((l) => JSON.parse(l) as { eventId: string; duplicate: boolean; receivedAt: number; event: PaymentEvent });
+    expect(parsed.map((l) => [l.eventId, l.duplicate, l.receivedAt])).toEqual(live.map((l) => [l.event.id, l.duplicate, l.receivedAt]));
+    expect(parsed[0]!.event.account.id).not.toBe(live[0]!.event.account.id);
+  });
+
   it('the live traffic holds some payments and approves others (the comparison means something)', () => {
     const held = firstDeliveries().filter((l) => l.decision.decision === 'hold').length;
     expect(held).toBeGreaterThan(5);
@@ -122,9 +113,9 @@ describe('replay reproduces live decisions', () => {
 
   it('from decision log lines (pseudonymized events, receivedAt as the clock): every decision equal', async () => {
     const path = join(dir, 'decisions.jsonl');
-    writeFileSync(path, `${live.map((l) => JSON.stringify(decisionLogLine(l))).join('\n')}\n`);
+    writeFileSync(path, `${logLines.join('\n')}\n`);
     const replayed: Omit<Decision, 'features'>[] = [];
-    const report = await replay({ history: path, policies: policies(), onPayment: (_, [outcome]) => replayed.push(answer(outcome!.decision)) });
+    const report = await modules.replay({ history: path, policies: policies(), onPayment: (_, [outcome]) => replayed.push(answer(outcome!.decision)) });
     const first = firstDeliveries();
     expect(replayed).toEqual(first.map((l) => l.decision));
     expect(report.history).toMatchObject({ payments: first.length, duplicates: live.length - first.length, badRecords: 0 });
@@ -134,11 +125,19 @@ describe('replay reproduces live decisions', () => {
 
   it('from a CloudWatch Logs export (the log line as a message string), shuffled within the reorder window: every decision equal', async () => {
     const path = join(dir, 'export.jsonl');
-    const lines = live.map((l, i) => ({ timestamp: l.receivedAt, message: JSON.stringify(decisionLogLine(l)), logStreamName: `s${i % 3}` }));
-    // Interleaved log streams: neighbours swapped, far less than the reorder window apart.
-    for (let i = 0; i + 1 < lines.length; i += 2) [lines[i], lines[i + 1]] = [lines[i + 1]!, lines[i]!];
+    const lines = logLines.map((message, i) => ({ timestamp: live[i]!.receivedAt, message, logStreamName: `s${i % 3}` }));
+    // Interleaved log streams: neighbours swapped, far less than the reorder window apart. Only
+    // lines with different clocks: two decisions in the same millisecond carry nothing that orders
+    // them (live, they may be concurrent), so the reader keeps such lines in file order.
+    let swapped = 0;
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      if (lines[i]!.timestamp === lines[i + 1]!.timestamp) continue;
+      [lines[i], lines[i + 1]] = [lines[i + 1]!, lines[i]!];
+      swapped++;
+    }
+    expect(swapped).toBeGreaterThan(20);
     writeFileSync(path, lines.map((l) => JSON.stringify(l)).join('\n'));
-    const report = await replay({ history: path, policies: policies() });
+    const report = await modules.replay({ history: path, policies: policies() });
     expect(report.history.late).toBe(0);
     expect(report.policies[0]!.live).toMatchObject({ compared: firstDeliveries().length, differ: 0 });
   });
@@ -147,7 +146,7 @@ describe('replay reproduces live decisions', () => {
     const path = join(dir, 'events.jsonl');
     writeFileSync(path, live.map((l) => JSON.stringify(l.event)).join('\n'));
     const replayed = new Map<string, Omit<Decision, 'features'>>();
-    const report = await replay({ history: path, policies: policies(), onPayment: (item, [outcome]) => replayed.set(item.event.id, answer(outcome!.decision)) });
+    const report = await modules.replay({ history: path, policies: policies(), onPayment: (item, [outcome]) => replayed.set(item.event.id, answer(outcome!.decision)) });
     const p = report.policies[0]!;
     const first = firstDeliveries();
     expect(first.map((l) => replayed.get(l.event.id))).toEqual(first.map((l) => l.decision));
