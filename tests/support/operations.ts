@@ -54,7 +54,8 @@ export async function opsHarness(
   options: { merchantWebhook?: MerchantWebhookConfig; reviewRetentionDays?: number } = {},
 ): Promise<OpsHarness> {
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
-  const config = loadConfig({ GENERIC_WEBHOOK_SECRETS: secret, RISKHOOK_PEPPER: randomBytes(16).toString('hex'), RISKHOOK_STAGE: 'test' });
+  // The memory store is for local runs only (config refuses it elsewhere); the Redis kinds bring their own store.
+  const config = loadConfig({ IS_LOCAL: 'true', GENERIC_WEBHOOK_SECRETS: secret, RISKHOOK_PEPPER: randomBytes(16).toString('hex'), RISKHOOK_STAGE: 'test' });
   const store = makeStore(kind, config.limits);
   const clock: Clock = { offsetMs: 0 };
   const now = () => Date.now() + clock.offsetMs;
