@@ -212,10 +212,13 @@ const Env = z.object({
     .optional(),
 });
 
-/** RISKHOOK_* variables read by the developer tools, not by the function (npm run send). */
-const TOOL_VARIABLES = ['RISKHOOK_URL'];
+/**
+ * RISKHOOK_* variables read elsewhere: by the developer tools (npm run send), and by the operations
+ * concern (lib/operations/config.ts, which imports this module; a unit test keeps the list whole).
+ */
+const OTHER_VARIABLES = ['RISKHOOK_URL', 'RISKHOOK_API_TOKENS', 'RISKHOOK_REVIEW_RETENTION_DAYS', 'RISKHOOK_AUDIT_RETENTION_DAYS'];
 /** Every RISKHOOK_* name riskhook knows: the schema's, so a variable added there is known here. */
-export const KNOWN_RISKHOOK_VARIABLES: readonly string[] = [...Object.keys(Env.shape).filter((k) => k.startsWith('RISKHOOK_')), ...TOOL_VARIABLES];
+export const KNOWN_RISKHOOK_VARIABLES: readonly string[] = [...Object.keys(Env.shape).filter((k) => k.startsWith('RISKHOOK_')), ...OTHER_VARIABLES];
 
 /** Levenshtein distance, for "did you mean" on a misspelt variable. */
 function editDistance(a: string, b: string): number {

@@ -48,7 +48,8 @@ const TokenTable = z.record(
 /** A whole number of days (RISKHOOK_*_DAYS), as milliseconds. */
 const days = (min: number, max: number, fallback: number) => int(min, max, fallback).transform((d) => d * DAY_MS);
 
-const Env = z.object({
+/** Exported so a test can check lib/config knows every RISKHOOK_* name read here. */
+export const Env = z.object({
   RISKHOOK_API_TOKENS: z
     .string()
     .transform((text, ctx) => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Config, KNOWN_RISKHOOK_VARIABLES, loadConfig } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
+import { Env as OperationsEnv } from '../../lib/operations/config.js';
 import {
   LOCAL_ALIPAY_PUBLIC_KEY,
   LOCAL_GENERIC_SECRET,
@@ -236,6 +237,10 @@ describe('unknown RISKHOOK_* variables', () => {
     const set = [...readFileSync('serverless.yml', 'utf8').matchAll(/^ {4}(RISKHOOK_[A-Z0-9_]+):/gm)].map((m) => m[1]);
     expect(set.length).toBeGreaterThan(3);
     expect(set.filter((name) => !KNOWN_RISKHOOK_VARIABLES.includes(name!))).toEqual([]);
+    // And every one the operations concern reads (its own schema).
+    const operations = Object.keys(OperationsEnv.shape).filter((k) => k.startsWith('RISKHOOK_'));
+    expect(operations.length).toBeGreaterThan(1);
+    expect(operations.filter((name) => !KNOWN_RISKHOOK_VARIABLES.includes(name))).toEqual([]);
   });
 });
 
