@@ -54,13 +54,12 @@ export function createRedisClient(url: string, commandTimeoutMs: number, auth?: 
  * the cluster as a whole reconnects through clusterRetryStrategy. While the cluster is unreachable
  * its commands wait in its offline queue without a timeout; decide() answers at the deadline anyway.
  *
- * Auto-pipelining is off on a cluster, for two reasons found with ioredis 6.0.0 (see
- * tests/integration/cluster.test.ts): it routes a custom command by its first argument, which for
- * record-entities (key count given per call) is the key count, not a key, so every call fails with
- * "All keys in the pipeline should belong to the same slots allocation group"; and it resends a
- * pipeline that met MOVED only when every failed command got the same MOVED (same slot), so during a
+ * Auto-pipelining is off on a cluster, found with ioredis 6.0.0 (see tests/integration/cluster.test.ts):
+ * it resends a pipeline that met MOVED only when every failed command got the same MOVED (same slot), so during a
  * failover pipelined commands for different slots fail instead of following the redirection. Without
- * it each command follows MOVED on its own. An event's scripts still go out together, one per entity.
+ * it each command follows MOVED on its own. An event's calls still go out together, one per entity.
+ * (It also grouped EVALSHA of a script taking its key count per call by the key count; the velocity
+ * engine's FCALL is routed by its first key.)
  *
  * With TLS (ElastiCache in-transit encryption), host names are kept as given (dnsLookup) so the
  * certificate is checked against the name it was issued for, not an IP address.

@@ -5,11 +5,12 @@
  * once, each to its shard with a per-entity marker (every key of an entity shares its hash tag).
  * Every Redis failure surfaces as StoreUnavailableError.
  */
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { StoreTimeoutError, StoreUnavailableError } from '../errors.js';
 import type { Decision } from '../events.js';
 import { CURRENCY_CAP, type EntityPlan, METRICS, type StorePlan, planOf } from './plan.js';
-import { SCRIPTS } from './scripts/index.js';
+import { SCRIPTS, VELOCITY_LIBRARY } from './scripts/index.js';
 import {
   type BindingRequest,
   type Claim,
@@ -30,9 +31,10 @@ export { createRedisClient, createRedisClusterClient, lambdaClusterOptions, lamb
 
 type ScriptClient = (Redis | Cluster) & {
   claimDecision(key: string, now: number, staleMs: number, ttlMs: number): Promise<[string, string?]>;
-  velocity(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<(string | number)[] | number>;
   recordBinding(key: string, at: number, field: 'b' | 'u', ttlMs: number): Promise<number>;
 };
+
+type Reply = (string | number)[] | number;
 
 export const keys = {
   tag: (entity: Pick<EntityUpdate, 'kind' | 'key'>) => `${KIND_CODE[entity.kind]}:${entity.key}`,
@@ -49,8 +51,12 @@ export class RedisVelocityStore implements VelocityStore {
   readonly #client: ScriptClient;
   readonly #limits: StoreLimits;
   readonly #plan: StorePlan;
-  /** Each entity kind's plan as script arguments, built once. */
-  readonly #encoded = new Map<string, (string | number)[]>();
+  /** velocity.lua as a Functions library with this store's plans written in, and its function's name. */
+  readonly #library: string;
+  /** The library's name (FUNCTION LIST LIBRARYNAME) and its function's (FCALL). */
+  readonly velocityLibrary: string;
+  readonly velocityFunction: string;
+  #loading: Promise<void> | undefined;
   /** On a cluster each entity's script goes to its own shard; on one node an event is one script. */
   readonly #cluster: boolean;
   /** Some entity keeps state that commit writes (approved spend, pairs): else commit is the decision SET. */
@@ -58,13 +64,19 @@ export class RedisVelocityStore implements VelocityStore {
 
   constructor(client: Redis | Cluster, limits: StoreLimits) {
     for (const [name, script] of Object.entries(SCRIPTS)) {
-      if (!(name in client)) client.defineCommand(name, { lua: script.lua, ...(script.keys !== undefined && { numberOfKeys: script.keys }) });
+      if (!(name in client)) client.defineCommand(name, { lua: script.lua, numberOfKeys: script.keys });
     }
     this.#cluster = (client as Cluster).isCluster === true;
     this.#client = client as ScriptClient;
     this.#limits = limits;
     this.#plan = planOf(limits);
-    for (const [kind, plan] of Object.entries(this.#plan.entities)) this.#encoded.set(kind, encodePlan(plan));
+    const plans = Object.values(this.#plan.entities)
+      .map((plan) => `${KIND_CODE[plan.kind]}=${encodePlan(plan).join(',')}`)
+      .join(';');
+    const name = `riskhook_${createHash('sha1').update(VELOCITY_LIBRARY).update(plans).digest('hex').slice(0, 20)}`;
+    this.#library = VELOCITY_LIBRARY.replaceAll('__PLANS__', plans).replaceAll('__LIBRARY__', name);
+    this.velocityLibrary = name;
+    this.velocityFunction = `${name}v`;
     this.#commits = Object.values(this.#plan.entities).some(
       (p) => p.pairs || p.counts.includes('approvedCount') || p.amounts.includes('approvedAmount'),
     );
@@ -102,6 +114,11 @@ export class RedisVelocityStore implements VelocityStore {
     const entities = request.entities.filter((e) => this.#plan.entities[e.kind]);
     const batches = this.#cluster ? entities.map((e) => [e]) : [entities];
     const replies = await this.#call(() => Promise.all(batches.map((batch) => this.#script('record', request, batch))));
+    return this.#snapshot(batches, replies, request);
+  }
+
+  /** The record replies of `batches` as one snapshot. */
+  #snapshot(batches: readonly (readonly EntityUpdate[])[], replies: readonly Reply[], request: RecordRequest): VelocitySnapshot {
     const snapshot: VelocitySnapshot = {};
     batches.forEach((batch, b) => {
       let offset = 0;
@@ -145,7 +162,7 @@ export class RedisVelocityStore implements VelocityStore {
     return velocityClock(request.at, request.receivedAt ?? request.at, this.#limits.maxEventLagMs ?? DEFAULT_LIMITS.maxEventLagMs);
   }
 
-  #script(mode: 'record' | 'commit', request: RecordRequest | CommitRequest, entities: readonly EntityUpdate[]) {
+  #script(mode: 'record' | 'commit', request: RecordRequest | CommitRequest, entities: readonly EntityUpdate[]): Promise<Reply> {
     const single = !this.#cluster;
     const marker = single ? keys.decision(request.eventKey) : keys.marker(keys.tag(entities[0]!), request.eventKey);
     const commit = mode === 'commit' ? (request as CommitRequest) : undefined;
@@ -167,11 +184,37 @@ export class RedisVelocityStore implements VelocityStore {
     ];
     for (const entity of entities) {
       const plan = this.#plan.entities[entity.kind]!;
-      args.push(...this.#encoded.get(entity.kind)!);
+      args.push(KIND_CODE[entity.kind]);
       for (const { relation } of plan.relations) args.push(entity.members.find((m) => m.relation === relation)?.member ?? '-');
       args.push((plan.pairs && entity.members.find((m) => m.relation === 'device')?.member) || '-');
     }
-    return this.#client.velocity(1 + entities.length, marker, ...entities.map((e) => keys.buckets(keys.tag(e))), ...args);
+    return this.#fcall([marker, ...entities.map((e) => keys.buckets(keys.tag(e)))], args);
+  }
+
+  /** FCALL of the velocity function, loading the library first when the server lacks it (new, flushed or restarted empty). */
+  async #fcall(keyList: string[], args: (string | number)[]): Promise<Reply> {
+    const call = () => this.#client.fcall(this.velocityFunction, keyList.length, ...keyList, ...args) as Promise<Reply>;
+    try {
+      return await call();
+    } catch (error) {
+      if (!/function not found/i.test((error as Error).message)) throw error;
+      // One load at a time per store: the calls that found no function all wait for it.
+      this.#loading ??= this.#loadLibrary().finally(() => (this.#loading = undefined));
+      await this.#loading;
+      return call();
+    }
+  }
+
+  /** FUNCTION LOAD on the node, or on every master of a cluster; a library loaded meanwhile by another client is fine. */
+  async #loadLibrary(): Promise<void> {
+    const nodes = this.#cluster ? (this.#client as Cluster).nodes('master') : [this.#client as Redis];
+    await Promise.all(
+      nodes.map((node) =>
+        node.function('LOAD', this.#library).catch((error: Error) => {
+          if (!/already exists/i.test(error.message)) throw error;
+        }),
+      ),
+    );
   }
 
   async #call<T>(command: () => Promise<T>): Promise<T> {

@@ -16,7 +16,7 @@
  * - each event's retry, once its claim is stale, is answered with velocity (the stored decision
  *   when there was one) and counts nothing twice: afterwards every entity counts exactly its events.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -61,7 +61,6 @@ type Lib = {
   sender: typeof import('../../lib/providers/generic-sender.js');
   redis: typeof import('../../lib/velocity/redis.js');
   store: typeof import('../../lib/velocity/store.js');
-  scripts: typeof import('../../lib/velocity/scripts/index.js');
 };
 let lib: Lib;
 /** EMF records Powertools wrote to stdout (metrics only: logs stay silent). */
@@ -87,7 +86,6 @@ beforeAll(async () => {
     sender: await import('../../lib/providers/generic-sender.js'),
     redis: await import('../../lib/velocity/redis.js'),
     store: await import('../../lib/velocity/store.js'),
-    scripts: await import('../../lib/velocity/scripts/index.js'),
   };
 });
 afterAll(() => {
@@ -506,7 +504,7 @@ describe(`Redis faults through the handler (deadline ${DEADLINE_MS} ms, fallback
     }
   });
 
-  it('Redis restarted empty during a burst: the scripts are loaded again, counting resumes', async () => {
+  it('Redis restarted empty during a burst: the library is loaded again, counting resumes', async () => {
     const c = await openCase();
     const admin = new Redis(c.server.url);
     try {
@@ -519,9 +517,8 @@ describe(`Redis faults through the handler (deadline ${DEADLINE_MS} ms, fallback
       const backAt = Date.now();
       await sleep(AFTER_BACK_MS);
       const samples = await traffic.stop();
-      // The new server knows the scripts only because the clients sent them again.
-      const shas = Object.values(lib.scripts.SCRIPTS).map((s) => createSha1(s.lua));
-      expect(await admin.script('EXISTS', ...shas)).toEqual([1, 1, 0]); // claim-decision, record-entities (no binding was recorded)
+      // The new server knows the velocity library only because the clients loaded it again.
+      expect(await velocityLibraries(admin, c.lanes)).toEqual(c.lanes.map(() => true));
       await verify('restarted empty', c, samples, { reasons: ['store_unavailable', 'store_timeout'], faultAt, backAt, dataLost: true });
     } finally {
       admin.disconnect();
@@ -679,19 +676,19 @@ describe('a duplicate while the first delivery holds the claim', () => {
   });
 });
 
-describe('scripts flushed while connected (NOSCRIPT)', () => {
-  it('answers with velocity straight away: the client sends the script again', async () => {
+describe('scripts and functions flushed while connected (SCRIPT FLUSH, FUNCTION FLUSH)', () => {
+  it('answers with velocity straight away: the client loads the library again', async () => {
     const c = await openCase();
     const admin = new Redis(c.server.url);
     try {
       await admin.script('FLUSH');
+      await admin.function('FLUSH');
       const samples = await Promise.all(c.lanes.flatMap((lane) => Array.from({ length: 20 }, () => send(lane, newEvent(lane)))));
       checkAnswers(samples, []);
       expect(samples.filter((s) => s.answer.degraded !== false)).toEqual([]);
       const state = await readState(admin, [...c.samples, ...samples]);
       for (const s of samples) expect(state.get(s)).toEqual(Array(OWN_KINDS.length + 1).fill(true));
-      const shas = Object.values(lib.scripts.SCRIPTS).map((script) => createSha1(script.lua));
-      expect(await admin.script('EXISTS', ...shas)).toEqual([1, 1, 0]); // loaded again: claim-decision, record-entities
+      expect(await velocityLibraries(admin, c.lanes)).toEqual(c.lanes.map(() => true)); // loaded again (FUNCTION LOAD)
     } finally {
       admin.disconnect();
       await closeCase(c);
@@ -699,5 +696,12 @@ describe('scripts flushed while connected (NOSCRIPT)', () => {
   });
 });
 
-/** Redis names a script by the SHA-1 of its text. */
-const createSha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+/** Whether the server holds each lane's velocity library (its Redis Functions). */
+async function velocityLibraries(admin: Redis, lanes: readonly Lane[]): Promise<boolean[]> {
+  return Promise.all(
+    lanes.map(async (lane) => {
+      const name = (lane.runtime.store as InstanceType<Lib['redis']['RedisVelocityStore']>).velocityLibrary;
+      return ((await admin.call('FUNCTION', 'LIST', 'LIBRARYNAME', name)) as unknown[]).length > 0;
+    }),
+  );
+}
