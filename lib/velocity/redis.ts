@@ -5,12 +5,12 @@
  * once, each to its shard with a per-entity marker (every key of an entity shares its hash tag).
  * Every Redis failure surfaces as StoreUnavailableError.
  */
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { StoreTimeoutError, StoreUnavailableError } from '../errors.js';
 import type { Decision } from '../events.js';
-import { CURRENCY_CAP, type EntityPlan, METRICS, type StorePlan, planOf } from './plan.js';
-import { SCRIPTS, VELOCITY_LIBRARY } from './scripts/index.js';
+import { velocityLibrary } from './library.js';
+import { CURRENCY_CAP, type EntityPlan, type StorePlan, planOf } from './plan.js';
+import { SCRIPTS } from './scripts/index.js';
 import {
   type BindingRequest,
   type Claim,
@@ -70,13 +70,10 @@ export class RedisVelocityStore implements VelocityStore {
     this.#client = client as ScriptClient;
     this.#limits = limits;
     this.#plan = planOf(limits);
-    const plans = Object.values(this.#plan.entities)
-      .map((plan) => `${KIND_CODE[plan.kind]}=${encodePlan(plan).join(',')}`)
-      .join(';');
-    const name = `riskhook_${createHash('sha1').update(VELOCITY_LIBRARY).update(plans).digest('hex').slice(0, 20)}`;
-    this.#library = VELOCITY_LIBRARY.replaceAll('__PLANS__', plans).replaceAll('__LIBRARY__', name);
-    this.velocityLibrary = name;
-    this.velocityFunction = `${name}v`;
+    const library = velocityLibrary(this.#plan);
+    this.#library = library.text;
+    this.velocityLibrary = library.name;
+    this.velocityFunction = library.function;
     this.#commits = Object.values(this.#plan.entities).some(
       (p) => p.pairs || p.counts.includes('approvedCount') || p.amounts.includes('approvedAmount'),
     );
@@ -228,33 +225,7 @@ export class RedisVelocityStore implements VelocityStore {
   }
 }
 
-/** An entity plan as velocity.lua reads it (see its header). */
-export function encodePlan(plan: EntityPlan): (string | number)[] {
-  const code = (m: string) => METRICS.indexOf(m as never) + 1;
-  return [
-    plan.ttlMs,
-    layoutOf(plan),
-    plan.counts.length,
-    ...plan.counts.map(code),
-    plan.amounts.length,
-    ...plan.amounts.map(code),
-    plan.resolutions.length,
-    ...plan.resolutions.flatMap((r) => [r.bucketMs, r.slots, r.amounts ? '1' : '0']),
-    plan.reads.length,
-    ...plan.reads.flatMap((r) => [code(r.metric), r.window.ms, plan.resolutions.findIndex((x) => x.bucketMs === r.window.bucketMs) + 1]),
-    plan.relations.length,
-    ...plan.relations.flatMap((r) => [KIND_CODE[r.relation], r.retentionMs, r.windows.length, ...r.windows.map((w) => w.ms)]),
-    plan.pairs ? '1' : '0',
-  ];
-}
-
-/** A 32-bit fingerprint of what an entity's buckets hold: a policy that keeps something else starts them afresh. */
-export function layoutOf(plan: Pick<EntityPlan, 'counts' | 'amounts' | 'resolutions'>): number {
-  const text = JSON.stringify([plan.counts, plan.amounts, plan.resolutions]);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
+export { encodePlan, layoutOf } from './library.js';
 
 /** Reads one entity's part of velocity.lua's flat reply, from `offset`; returns it and where the next starts. */
 export function parseEntityReply(

@@ -293,183 +293,161 @@ local function build()
 
   local out
 
-  local function record(key, p, flagsIn)
-    local base = sub(key, 1, -2)
-    local first = flagsIn == nil
-    local vals, own = readOwn(key, p)
-    local s = readState(key, p, vals.s)
-    local isNew = s == nil
-    s = s or newState(p)
-    local ownCounts, ownAmounts = {}, {}
-    local newest = s.newest
-    if first then newest = math.max(s.newest, t) end
-    local flags = flagsIn
-    local keptCurrency = vals['c' .. currency] and true or false
-
-    if first then
-      -- The rings move with the entity's newest time: count buckets that fell out are deleted (amount
-      -- fields carry their bucket index, so a stale one is never read and is overwritten in place).
-      local drop = {}
-      if not isNew then
-        for i, r in ipairs(p.res) do
-          local oldHead, newHead = floor(s.newest / r.g), floor(newest / r.g)
-          for idx = oldHead - r.n + 1, math.min(oldHead, newHead - r.n) do
-            local slot = idx % r.n
-            if s.masks[i][slot] then
-              s.masks[i][slot] = nil
-              drop[#drop + 1] = field(i, slot)
-            end
-          end
-        end
-      end
-      if #drop > 0 then hdel(key, drop) end
-      s.newest = newest
-      if t < s.first then s.first = t end
-
-      local pair = validPair(base, p, newest)
-      local untrusted = passwordFree and not (pair and pair.trusted > 0)
-      local add = { 1, passwordFree and 1 or 0, untrusted and 1 or 0, 0 }
-      local addAmount = { amount, passwordFree and amount or 0, untrusted and amount or 0, 0 }
-      local keepsCurrency = #p.amounts > 0 and keepCurrency(key, p, s, vals)
-      local hset = {}
-      local counted
-      ownCounts, ownAmounts, counted = addToBuckets(p, s, vals, own, add, addAmount, keepsCurrency, hset)
-      if counted then
-        local last = vals['c' .. currency] and unpackStruct('<i7', vals['c' .. currency])
-        if not last then
-          s.ncur = s.ncur + 1
-          redis.call('HSET', key, 'C', (redis.call('HGET', key, 'C') or '') .. currency)
-        end
-        if not last or t > last then
-          hset[#hset + 1] = 'c' .. currency
-          hset[#hset + 1] = pack('<i7', t)
-        end
-        keptCurrency = true
-      end
-      local renew = isNew or received - s.renewed >= RENEW_EVERY or received < s.renewed
-      if renew then s.renewed = received end
-      hset[#hset + 1] = 's'
-      hset[#hset + 1] = writeState(p, s)
-      redis.call('HSET', key, unpack(hset))
-      if renew then redis.call('PEXPIRE', key, p.ttl) end
-
-      -- Related entities: last seen moves forward only; a member new here (or past the retention)
-      -- trims the set by time and then to the cap, least recently seen first.
-      flags = isNew and '1' or '0'
-      for i, rel in ipairs(p.rel) do
-        local member = p.members[i]
-        if member == '-' then
-          flags = flags .. '0'
-        else
-          local zkey = base .. 'd' .. rel.code
-          local cutoff = newest - rel.retention
-          local score = tonumber(redis.call('ZSCORE', zkey, member))
-          local novel = not score or score <= cutoff
-          flags = flags .. (novel and '1' or '0')
-          redis.call('ZADD', zkey, 'GT', int(t), member)
-          if novel then
-            redis.call('ZREMRANGEBYSCORE', zkey, '-inf', int(cutoff))
-            local card = redis.call('ZCARD', zkey)
-            if card > cap then redis.call('ZREMRANGEBYRANK', zkey, 0, card - cap - 1) end
-          end
-          if novel or renew then redis.call('PEXPIRE', zkey, p.ttl) end
-        end
-      end
-    else
-      -- A retry: the buckets this event landed in, as they are now.
-      for i, r in ipairs(p.res) do
-        if own[i] > floor(newest / r.g) - r.n and s.masks[i][own[i] % r.n] then
-          local f = field(i, own[i] % r.n)
-          if vals[f] then ownCounts[i] = counts(p, vals[f]) end
-          if r.a then ownAmounts[i] = amounts(p, vals[f .. currency], own[i]) end
-        end
-      end
-    end
-
-    -- Window reads: every live bucket from the one holding t - W up to the newest, in one HMGET.
-    local pair = validPair(base, p, newest)
-    local untrusted = passwordFree and not (pair and pair.trusted > 0)
-    local ownAdd = { 1, passwordFree and 1 or 0, untrusted and 1 or 0, 0, amount, passwordFree and amount or 0, untrusted and amount or 0, 0 }
-    local plan = {}
-    local need, needed = {}, {}
-    for q, rd in ipairs(p.reads) do
-      local isAmount = rd.m > 4
-      -- The window's own resolution if its ring still holds t - W, else the next by span that does, else the last tried.
-      local ri = rd.r
-      for i = rd.r, #p.res do
-        local r = p.res[i]
-        if not isAmount or r.a then
-          ri = i
-          if floor((t - rd.w) / r.g) > floor(newest / r.g) - r.n then break end
-        end
-      end
-      local r = p.res[ri]
-      local head = floor(newest / r.g)
-      local lo = math.max(floor((t - rd.w) / r.g), head - r.n + 1)
-      plan[q] = { ri = ri, lo = lo, head = head }
-      for idx = lo, head do
-        local slot = idx % r.n
-        if s.masks[ri][slot] and idx ~= own[ri] then
-          local f = field(ri, slot)
-          if isAmount then f = f .. currency end
-          if not needed[f] then
-            needed[f] = true
-            need[#need + 1] = f
-          end
-        end
-      end
-    end
-    local values = {}
-    if #need > 0 then
-      local got = redis.call('HMGET', key, unpack(need))
-      for j, f in ipairs(need) do values[f] = got[j] end
-    end
-    local results = {}
-    for q, rd in ipairs(p.reads) do
-      local pl = plan[q]
-      local r = p.res[pl.ri]
-      local isAmount = rd.m > 4
-      local k = isAmount and p.amountAt[rd.m] or p.countAt[rd.m]
-      local sum = 0
-      for idx = pl.lo, pl.head do
-        local slot = idx % r.n
-        if s.masks[pl.ri][slot] then
-          local v
-          if idx == own[pl.ri] then
-            if isAmount then v = ownAmounts[pl.ri] else v = ownCounts[pl.ri] end
-          elseif isAmount then
-            v = amounts(p, values[field(pl.ri, slot) .. currency], idx)
-          else
-            local raw = values[field(pl.ri, slot)]
-            v = raw and counts(p, raw)
-          end
-          if v then sum = sat(sum, v[k]) end
-        end
-      end
-      if floor(t / r.g) <= pl.head - r.n or (isAmount and not keptCurrency) then sum = sat(sum, ownAdd[rd.m]) end
-      results[q] = sum
-    end
-
-    local bound, unbound = tonumber(vals.b), tonumber(vals.u)
-    out[#out + 1] = s.first
-    out[#out + 1] = flags
-    out[#out + 1] = (bound and (not unbound or unbound < bound)) and bound or 0
-    out[#out + 1] = newest
-    -- As strings: Redis replies integers exactly, but ioredis 6 decodes 2^53 - 1 as 2^53.
-    for q = 1, #results do out[#out + 1] = int(results[q]) end
-    for _, rel in ipairs(p.rel) do
-      for _, w in ipairs(rel.windows) do
-        out[#out + 1] = redis.call('ZCOUNT', base .. 'd' .. rel.code, '(' .. int(t - w), '+inf')
-      end
-    end
-    if p.pairs and p.device ~= '-' then
-      local found = pair or { first = 0, last = 0, trusted = 0 }
-      out[#out + 1] = found.first
-      out[#out + 1] = found.last
-      out[#out + 1] = found.trusted
-    end
-    return flags
+  -- Fast primitives for the generated recorders: ring masks as two 32-bit words (slots 0-31, 32-63)
+  -- with Redis Lua's `bit` library, multi-return struct.unpack, no table per bucket.
+  local band, bor, bnot = bit.band, bit.bor, bit.bnot
+  local BIT = {}
+  for i = 0, 31 do BIT[i] = bit.lshift(1, i) end
+  local function isLive(lo, hi, slot)
+    if slot < 32 then return band(lo, BIT[slot]) ~= 0 end
+    return band(hi, BIT[slot - 32]) ~= 0
   end
+  local function setLive(lo, hi, slot)
+    if slot < 32 then return bor(lo, BIT[slot]), hi end
+    return lo, bor(hi, BIT[slot - 32])
+  end
+  -- A mask word as struct packs it (unsigned).
+  local function u32(x) if x < 0 then return x + 4294967296 end return x end
+
+  -- Drops the live slots of the buckets that fell out of a ring when its head moved from oldHead to newHead.
+  local function trim(drop, lo, hi, oldHead, newHead, n, names)
+    for idx = oldHead - n + 1, math.min(oldHead, newHead - n) do
+      local slot = idx % n
+      if isLive(lo, hi, slot) then
+        if slot < 32 then lo = band(lo, bnot(BIT[slot])) else hi = band(hi, bnot(BIT[slot - 32])) end
+        drop = drop or {}
+        drop[#drop + 1] = names[slot]
+      end
+    end
+    return lo, hi, drop
+  end
+
+  -- The amount field names of one ring in one currency ("<r * 64 + slot><CUR>"), built once per currency.
+  local CURRENCY_NAMES = {}
+  local function amountNames(names, cur)
+    local byCur = CURRENCY_NAMES[names]
+    if not byCur then byCur = {}; CURRENCY_NAMES[names] = byCur end
+    local got = byCur[cur]
+    if not got then
+      got = {}
+      for slot, f in pairs(names) do got[slot] = f .. cur end
+      byCur[cur] = got
+    end
+    return got
+  end
+
+  -- The entity's buckets were written for another plan: they go (bindings stay).
+  local function dropLayout(key)
+    local all = redis.call('HGETALL', key)
+    local drop = {}
+    for j = 1, #all, 2 do
+      if all[j] ~= 'b' and all[j] ~= 'u' then drop[#drop + 1] = all[j] end
+    end
+    hdel(key, drop)
+  end
+
+  -- The pair of the entity with the event's device while within the retention: first, last, trusted since.
+  local function pairOf(base, device, newest)
+    if device == '-' then return nil end
+    local raw = redis.call('HGET', base .. 'p', device)
+    if raw then
+      local first, last, trusted = unpackStruct('<i7i7i7', raw)
+      if last > newest - deviceRetention then return first, last, trusted end
+    end
+    return nil
+  end
+
+  -- At the currency cap: forget the currencies with no live amount bucket left (newest in it at or
+  -- before cutoff), their amount fields with them; returns how many are kept.
+  local function forgetCurrencies(key, cutoff, rings)
+    local list = redis.call('HGET', key, 'C') or ''
+    local codes, lastFields = {}, {}
+    for j = 1, #list, 3 do
+      codes[#codes + 1] = sub(list, j, j + 2)
+      lastFields[#lastFields + 1] = 'c' .. sub(list, j, j + 2)
+    end
+    if #codes == 0 then return 0 end
+    local lasts = redis.call('HMGET', key, unpack(lastFields))
+    local kept, drop = {}, {}
+    for j, cur in ipairs(codes) do
+      local last = lasts[j] and unpackStruct('<i7', lasts[j])
+      if last and last > cutoff then
+        kept[#kept + 1] = cur
+      else
+        drop[#drop + 1] = 'c' .. cur
+        for _, ring in ipairs(rings) do
+          for slot = 0, ring.n - 1 do drop[#drop + 1] = ring.names[slot] .. cur end
+        end
+      end
+    end
+    hdel(key, drop)
+    redis.call('HSET', key, 'C', table.concat(kept))
+    return #kept
+  end
+
+  -- Adds the fields of the live buckets idx in [lo, hd] other than own to one HMGET (`need`, `pos`:
+  -- field -> place), and their places and indexes to a read's lists.
+  local function collect(need, pos, lst, ix, lo, hd, own, n, mlo, mhi, names)
+    for idx = lo, hd do
+      local slot = idx % n
+      if idx ~= own and isLive(mlo, mhi, slot) then
+        local f = names[slot]
+        local at = pos[f]
+        if not at then
+          at = #need + 1
+          need[at] = f
+          pos[f] = at
+        end
+        lst[#lst + 1] = at
+        ix[#ix + 1] = idx
+      end
+    end
+  end
+
+  local function sumCounts(got, lst, fmt, k)
+    local s = 0
+    for j = 1, #lst do
+      local raw = got[lst[j]]
+      if raw then s = s + (select(k, unpackStruct(fmt, raw))) end
+    end
+    return s
+  end
+
+  local function amountOf(want, k, idx, ...)
+    if idx ~= want then return 0 end
+    return (select(k, ...))
+  end
+
+  local function sumAmounts(got, lst, ix, fmt, k)
+    local s = 0
+    for j = 1, #lst do
+      local raw = got[lst[j]]
+      if raw then s = sat(s, amountOf(ix[j], k, unpackStruct(fmt, raw))) end
+    end
+    return s
+  end
+
+  -- The related set's member: last seen moves forward only; a member new here (or past the retention)
+  -- trims the set by time and then to the cap, least recently seen first. Returns "1" when novel.
+  local function relate(zkey, member, cutoff, ttl, renew)
+    if member == '-' then return '0' end
+    local score = tonumber(redis.call('ZSCORE', zkey, member))
+    local novel = not score or score <= cutoff
+    redis.call('ZADD', zkey, 'GT', int(t), member)
+    if novel then
+      redis.call('ZREMRANGEBYSCORE', zkey, '-inf', int(cutoff))
+      local card = redis.call('ZCARD', zkey)
+      if card > cap then redis.call('ZREMRANGEBYRANK', zkey, 0, card - cap - 1) end
+    end
+    if novel or renew then redis.call('PEXPIRE', zkey, ttl) end
+    return novel and '1' or '0'
+  end
+
+  -- The recorders, one per entity kind, generated from the store's plan (lib/velocity/library.ts):
+  -- RECORD[kind code](key, ARGV index of its members, flags of its first count or nil) appends the
+  -- entity's reply to `out` and returns its flags; MEMBERS[kind code] is how many ARGV it takes.
+  local RECORD, MEMBERS = {}, {}
+--__RECORDERS__
 
   local function commit(key, p, approved, strong)
     if not approved then return end
@@ -569,11 +547,13 @@ local function build()
     local flags = {}
     local a = 15
     for e = 2, #KEYS do
-      local p
-      p, a = readPlan(a)
+      local code = ARGV[a]
+      local rec = RECORD[code]
+      if not rec then return error('riskhook: no plan for entity kind ' .. tostring(code)) end
       local given
       if recorded then given = recorded[e - 1] or '' end
-      flags[e - 1] = record(KEYS[e], p, given)
+      flags[e - 1] = rec(KEYS[e], a + 1, given)
+      a = a + 1 + MEMBERS[code]
     end
     if not recorded then
       if marker then
