@@ -14,6 +14,7 @@ import { SCRIPTS } from './scripts/index.js';
 import {
   type BindingRequest,
   type Claim,
+  type ClaimRecord,
   type CommitRequest,
   type EntityUpdate,
   type EntityVelocity,
@@ -96,6 +97,21 @@ export class RedisVelocityStore implements VelocityStore {
     throw new StoreUnavailableError(`unexpected claim reply: ${state}`);
   }
 
+  /** On a single node, claim and record are one function call (the marker is the decision record). */
+  async claimRecord(request: RecordRequest, now: number): Promise<ClaimRecord> {
+    if (this.#cluster) {
+      const claim = await this.claim(request.eventKey, now);
+      return claim.state === 'claimed' || claim.state === 'takeover' ? { claim, snapshot: await this.record(request) } : { claim };
+    }
+    const entities = request.entities.filter((e) => this.#plan.entities[e.kind]);
+    const reply = (await this.#call(() => this.#script('claim', request, entities, now))) as (string | number)[];
+    const state = reply[0];
+    if (state === 'decided') return { claim: { state, decision: JSON.parse(String(reply[1])) as Decision } };
+    if (state === 'pending') return { claim: { state } };
+    if (state !== 'claimed' && state !== 'takeover') throw new StoreUnavailableError(`unexpected claim reply: ${state}`);
+    return { claim: { state }, snapshot: this.#snapshot([entities], [reply.slice(1)], request) };
+  }
+
   async readDecision(eventKey: string): Promise<Decision | undefined> {
     const value = await this.#call(() => this.#client.get(keys.decision(eventKey)));
     return value === null || value.startsWith('P') ? undefined : (JSON.parse(value) as Decision);
@@ -159,7 +175,7 @@ export class RedisVelocityStore implements VelocityStore {
     return velocityClock(request.at, request.receivedAt ?? request.at, this.#limits.maxEventLagMs ?? DEFAULT_LIMITS.maxEventLagMs);
   }
 
-  #script(mode: 'record' | 'commit', request: RecordRequest | CommitRequest, entities: readonly EntityUpdate[]): Promise<Reply> {
+  #script(mode: 'claim' | 'record' | 'commit', request: RecordRequest | CommitRequest, entities: readonly EntityUpdate[], now = 0): Promise<Reply> {
     const single = !this.#cluster;
     const marker = single ? keys.decision(request.eventKey) : keys.marker(keys.tag(entities[0]!), request.eventKey);
     const commit = mode === 'commit' ? (request as CommitRequest) : undefined;
@@ -174,8 +190,8 @@ export class RedisVelocityStore implements VelocityStore {
       this.#limits.distinctCap,
       CURRENCY_CAP,
       this.#plan.deviceRetentionMs,
-      commit && single ? JSON.stringify(commit.decision) : '',
-      commit?.decision.decision === 'approve' ? '1' : '0',
+      mode === 'claim' ? now : commit && single ? JSON.stringify(commit.decision) : '',
+      mode === 'claim' ? this.#limits.claimStaleMs : commit?.decision.decision === 'approve' ? '1' : '0',
       commit?.strongAuth ? '1' : '0',
       single ? 'd' : 'm',
     ];

@@ -28,13 +28,14 @@
                  "c<CUR>" newest counted time in CUR (i7)    "C" the currencies kept, 3 letters each
                  "b" / "u"                 last bound / unbound (record-binding-1.lua)
 
-  ARGV[1]  "record" or "commit"
+  ARGV[1]  "record", "commit" or "claim" (single node: claim-decision-1.lua's claim, then record)
   ARGV[2]  t, the counted time (velocity clock), epoch ms      ARGV[3]  received, epoch ms
   ARGV[4]  amount, minor units                                  ARGV[5]  currency
   ARGV[6]  "1" password-free                                    ARGV[7]  marker TTL, ms
   ARGV[8]  most members per related set, and most device pairs  ARGV[9]  most currencies per entity
   ARGV[10] device retention, ms
-  ARGV[11] commit: the decision JSON ("" on a cluster entity call)   ARGV[12] commit: "1" approved
+  ARGV[11] commit: the decision JSON ("" on a cluster entity call); claim: now, epoch ms
+  ARGV[12] commit: "1" approved; claim: a pending claim this old (ms) is taken over
   ARGV[13] commit: "1" strongly authenticated                        ARGV[14] "d" KEYS[1] is the decision record, "m" a marker
   then per entity, in KEYS order: its kind code (its plan in PLAN_TEXT), its members: L x (member hash
     or "-"), device hash or "-".
@@ -388,9 +389,10 @@ local function build()
   -- Adds the fields of the live buckets idx in [lo, hd] other than own to one HMGET (`need`, `pos`:
   -- field -> place), and their places and indexes to a read's lists.
   local function collect(need, pos, lst, ix, lo, hd, own, n, mlo, mhi, names)
+    if mlo == 0 and mhi == 0 then return end
     for idx = lo, hd do
       local slot = idx % n
-      if idx ~= own and isLive(mlo, mhi, slot) then
+      if idx ~= own and (slot < 32 and band(mlo, BIT[slot]) or band(mhi, BIT[slot - 32])) ~= 0 then
         local f = names[slot]
         local at = pos[f]
         if not at then
@@ -523,6 +525,19 @@ local function build()
       return 1
     end
 
+    -- claim (single node): the claim of claim-decision-1.lua, then the record below when this attempt decides.
+    local claimed
+    if mode == 'claim' then
+      if marker then
+        if sub(marker, 1, 1) ~= 'P' then return { 'decided', marker } end
+        if tonumber(ARGV[11]) - tonumber(string.match(marker, '^P(%d+)')) < tonumber(ARGV[12]) then return { 'pending' } end
+        claimed = 'takeover'
+      else
+        claimed = 'claimed'
+      end
+      out[1] = claimed
+    end
+
     -- record: a marker with "|" means the event was counted already: read only, with its first flags.
     local recorded
     local prefix = marker or 'P0'
@@ -555,7 +570,12 @@ local function build()
       flags[e - 1] = rec(KEYS[e], a + 1, given)
       a = a + 1 + MEMBERS[code]
     end
-    if not recorded then
+    if claimed then
+      -- The attempt's start time replaces the last one's (a takeover keeps what was counted).
+      local bar = marker and string.find(marker, '|', 1, true)
+      local rest = bar and sub(marker, bar) or '|' .. table.concat(flags, ';')
+      redis.call('SET', KEYS[1], 'P' .. ARGV[11] .. rest, 'PX', markerTtl)
+    elseif not recorded then
       if marker then
         redis.call('SET', KEYS[1], prefix .. '|' .. table.concat(flags, ';'), 'KEEPTTL')
       else
