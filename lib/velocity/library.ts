@@ -22,9 +22,8 @@ export interface VelocityLibrary {
 
 export function velocityLibrary(plan: StorePlan): VelocityLibrary {
   const entities = Object.values(plan.entities);
-  const plans = entities.map((p) => `${KIND_CODE[p.kind]}=${encodePlan(p).join(',')}`).join(';');
-  const recorders = entities.map((p) => recorder(p)).join('\n');
-  const body = VELOCITY_LIBRARY.replace('--__RECORDERS__', () => recorders).replaceAll('__PLANS__', plans);
+  const recorders = entities.map((p) => `${recorder(p)}\n${committer(p)}`).join('\n');
+  const body = VELOCITY_LIBRARY.replace('--__RECORDERS__', () => recorders);
   const name = `riskhook_${createHash('sha1').update(body).digest('hex').slice(0, 20)}`;
   return { text: body.replaceAll('__LIBRARY__', name), name, function: `${name}v` };
 }
@@ -120,7 +119,7 @@ function recorder(p: EntityPlan): string {
   if (L > 0) w(`    local ${members.join(', ')} = ${members.map((_, j) => `ARGV[a + ${j}]`).join(', ')}`);
   w(`    local dev = ARGV[a + ${L}]`);
   // One HMGET: state, bindings, the currency's newest time, and this event's bucket at each ring.
-  const fields = [`'s'`, `'b'`, `'u'`, `'c' .. currency`];
+  const fields = [`'s'`, `'b'`, `'u'`, `'c' .. currency`, ...(A > 0 ? [`'C'`] : [])];
   const ownVars: string[] = [];
   for (const r of R) {
     w(`    local o${r.i} = floor(t / ${r.bucketMs})`);
@@ -134,7 +133,9 @@ function recorder(p: EntityPlan): string {
   }
   w(`    local got = redis.call('HMGET', key, ${fields.join(', ')})`);
   w(`    local vs, vb, vu, vc = got[1], got[2], got[3], got[4]`);
-  if (ownVars.length > 0) w(`    local ${ownVars.join(', ')} = ${ownVars.map((_, j) => `got[${j + 5}]`).join(', ')}`);
+  const first = A > 0 ? 6 : 5;
+  if (A > 0) w(`    local vC = got[5]`);
+  if (ownVars.length > 0) w(`    local ${ownVars.join(', ')} = ${ownVars.map((_, j) => `got[${j + first}]`).join(', ')}`);
   const maskZeros = R.flatMap((r) => (r.bytes <= 4 ? ['0'] : ['0', '0']));
   w(`    local isNew, newest, first, renewed, ncur = true, t, t, received, 0`);
   if (R.length > 0) w(`    local ${R.map((r) => `l${r.i}, h${r.i}`).join(', ')} = ${R.map(() => '0, 0').join(', ')}`);
@@ -148,6 +149,7 @@ function recorder(p: EntityPlan): string {
   w(`        newest, first, renewed, ncur = t, t, received, 0`);
   if (R.length > 0) w(`        ${masks} = ${maskZeros.join(', ')}`);
   w(`        vc = false`);
+  if (A > 0) w(`        vC = false`);
   if (ownVars.length > 0) w(`        ${ownVars.join(', ')} = ${ownVars.map(() => 'false').join(', ')}`);
   w(`      end`);
   w(`    end`);
@@ -175,7 +177,7 @@ function recorder(p: EntityPlan): string {
   if (A > 0) {
     w(`      local keeps = kept`);
     w(`      if not keeps then`);
-    w(`        if ncur >= currencyCap then ncur = forgetCurrencies(key, newest - ${amountSpan(p)}, ${code}AMOUNT_RINGS) end`);
+    w(`        if ncur >= currencyCap then ncur, vC = forgetCurrencies(key, newest - ${amountSpan(p)}, ${code}AMOUNT_RINGS, vC) end`);
     w(`        keeps = ncur < currencyCap`);
     w(`      end`);
   }
@@ -218,7 +220,8 @@ function recorder(p: EntityPlan): string {
     w(`        local last = vc and unpackStruct('<i7', vc)`);
     w(`        if not last then`);
     w(`          ncur = ncur + 1`);
-    w(`          redis.call('HSET', key, 'C', (redis.call('HGET', key, 'C') or '') .. currency)`);
+    w(`          hs[#hs + 1] = 'C'`);
+    w(`          hs[#hs + 1] = (vC or '') .. currency`);
     w(`        end`);
     w(`        if not last or t > last then`);
     w(`          hs[#hs + 1] = 'c' .. currency`);
@@ -317,6 +320,94 @@ function recorder(p: EntityPlan): string {
     w(`    end`);
   }
   w(`    return flags`);
+  w(`  end`);
+  return out.join('\n');
+}
+
+/**
+ * The committer of one entity kind, for an approved event: approved count and amount into the
+ * event's buckets (amounts only in a currency the entity keeps), and the pair with the event's
+ * device (first, last, trusted since), as memory.ts's #approve does. Nothing for an entity with no state.
+ */
+function committer(p: EntityPlan): string {
+  const code = KIND_CODE[p.kind];
+  const R = p.resolutions.map((r, i) => ({ ...r, i: i + 1, bytes: Math.ceil(r.slots / 8), amounts: r.amounts && p.amounts.length > 0 }));
+  const C = p.counts.length;
+  const A = p.amounts.length;
+  const approvedCount = p.counts.indexOf('approvedCount') + 1;
+  const approvedAmount = p.amounts.indexOf('approvedAmount') + 1;
+  const buckets = approvedCount > 0 || approvedAmount > 0;
+  const lua = (s: string) => `'${s}'`;
+  const countFmt = lua(`<${'I4'.repeat(C)}`);
+  const amountFmt = lua(`<I4${'i7'.repeat(A)}`);
+  const stateFmt = lua(`<i7i7i7I4B${R.map((r) => (r.bytes <= 4 ? `I${r.bytes}` : `I4I${r.bytes - 4}`)).join('')}`);
+  const masks = R.map((r) => (r.bytes <= 4 ? `l${r.i}` : `l${r.i}, h${r.i}`)).join(', ');
+  const packedMasks = R.map((r) => (r.bytes <= 4 ? `u32(l${r.i})` : `u32(l${r.i}), u32(h${r.i})`)).join(', ');
+  const out: string[] = [];
+  const w = (line: string) => out.push(line);
+  w(`  COMMIT['${code}'] = function(key, a, strong)`);
+  if (!buckets && !p.pairs) {
+    w(`  end`);
+    return out.join('\n');
+  }
+  w(`    local dev = ARGV[a + ${p.relations.length}]`);
+  if (!buckets) {
+    // Pairs only: the state's newest time bounds the pair retention.
+    w(`    if dev == '-' then return end`);
+    w(`    local vs = redis.call('HGET', key, 's')`);
+    w(`    if not vs then return end`);
+    w(`    local newest, _, _, layout = unpackStruct('<i7i7i7I4', vs)`);
+    w(`    if layout ~= ${layoutOf(p)} then return dropLayout(key) end`);
+    w(`    commitPair(sub(key, 1, -2), dev, newest, ${p.ttlMs}, strong)`);
+    w(`  end`);
+    return out.join('\n');
+  }
+  const fields = [`'s'`, `'c' .. currency`];
+  for (const r of R) {
+    w(`    local o${r.i} = floor(t / ${r.bucketMs})`);
+    w(`    local s${r.i} = o${r.i} % ${r.slots}`);
+    fields.push(`${code}F${r.i}[s${r.i}]`);
+    if (r.amounts && approvedAmount > 0) fields.push(`${code}F${r.i}[s${r.i}] .. currency`);
+  }
+  w(`    local got = redis.call('HMGET', key, ${fields.join(', ')})`);
+  w(`    local vs, vc = got[1], got[2]`);
+  w(`    if not vs then return end`);
+  if (R.length > 0) w(`    local ${R.map((r) => `l${r.i}, h${r.i}`).join(', ')} = ${R.map(() => '0, 0').join(', ')}`);
+  w(`    local newest, first, renewed, layout, ncur${R.length ? `, ${masks}` : ''} = unpackStruct(${stateFmt}, vs)`);
+  w(`    if layout ~= ${layoutOf(p)} then return dropLayout(key) end`);
+  w(`    local hs = {}`);
+  let at = 3;
+  for (const r of R) {
+    const rc = `got[${at++}]`;
+    const ra = r.amounts && approvedAmount > 0 ? `got[${at++}]` : undefined;
+    w(`    if o${r.i} > floor(newest / ${r.bucketMs}) - ${r.slots} then`);
+    w(`      local live = isLive(l${r.i}, h${r.i}, s${r.i})`);
+    w(`      l${r.i}, h${r.i} = setLive(l${r.i}, h${r.i}, s${r.i})`);
+    if (C > 0) {
+      const x = p.counts.map((_, k) => `x${k + 1}`);
+      w(`      local ${x.join(', ')} = ${x.map(() => '0').join(', ')}`);
+      w(`      if live and ${rc} then ${x.join(', ')} = unpackStruct(${countFmt}, ${rc}) end`);
+      if (approvedCount > 0) w(`      x${approvedCount} = x${approvedCount} + 1`);
+      w(`      hs[#hs + 1] = ${code}F${r.i}[s${r.i}]`);
+      w(`      hs[#hs + 1] = pack(${countFmt}, ${x.join(', ')})`);
+    }
+    if (ra) {
+      const y = p.amounts.map((_, k) => `y${k + 1}`);
+      w(`      if vc then`);
+      w(`        local at, ${y.join(', ')} = -1, ${y.map(() => '0').join(', ')}`);
+      w(`        if ${ra} then at, ${y.join(', ')} = unpackStruct(${amountFmt}, ${ra}) end`);
+      w(`        if at ~= o${r.i} then ${y.join(', ')} = ${y.map(() => '0').join(', ')} end`);
+      w(`        y${approvedAmount} = sat(y${approvedAmount}, amount)`);
+      w(`        hs[#hs + 1] = ${code}F${r.i}[s${r.i}] .. currency`);
+      w(`        hs[#hs + 1] = pack(${amountFmt}, o${r.i}, ${y.join(', ')})`);
+      w(`      end`);
+    }
+    w(`    end`);
+  }
+  w(`    hs[#hs + 1] = 's'`);
+  w(`    hs[#hs + 1] = pack(${stateFmt}, newest, first, renewed, ${layoutOf(p)}, ncur${R.length ? `, ${packedMasks}` : ''})`);
+  w(`    redis.call('HSET', key, unpack(hs))`);
+  if (p.pairs) w(`    if dev ~= '-' then commitPair(sub(key, 1, -2), dev, newest, ${p.ttlMs}, strong) end`);
   w(`  end`);
   return out.join('\n');
 }

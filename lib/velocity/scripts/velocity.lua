@@ -2,14 +2,15 @@
 --[[
   The velocity engine: record an event (count it once, read what the plan reads) or commit its
   outcome (approved spend, device pairs and trust), for one or more entities, atomically.
-  Mirrors lib/velocity/memory.ts exactly (the differential test holds them to it); the plan comes
-  from lib/velocity/plan.ts and is encoded by lib/velocity/redis.ts (encodePlan).
-  A Redis Functions library (FUNCTION LOAD once per server, reloaded on "Function not found"): the
-  store's plans are written into it (PLAN_TEXT: "<kind code>=<encoded plan>;...") and parsed on the
-  first call after a load (Redis 7.0 gives a library no Lua globals while it loads), so a call
-  carries only the event. The library and its function (the library's name + "v") are named after a
-  hash of the text and plans, so two plans never collide. Called as FCALL <function> <1 + entities>
-  KEYS... ARGV...; KEYS and ARGV below are the function's keys and args.
+  Mirrors lib/velocity/memory.ts exactly (the differential test holds them to it).
+  This file is the shared part: markers and claims, ring and pair helpers. The store's plan
+  (lib/velocity/plan.ts) is written in as code: lib/velocity/library.ts generates a recorder and a
+  committer per entity kind in straight-line Lua (its bucket sizes, ring sizes, struct formats,
+  metrics, relations and windows as constants) and writes them in below, where the recorders placeholder stands.
+  A Redis Functions library (FUNCTION LOAD once per server, reloaded on "Function not found"), built
+  on the first call after a load, so a call carries only the event. The library and its function
+  (the library's name + "v") are named after a hash of the text, so two plans never collide. Called
+  as FCALL <function> <1 + entities> KEYS... ARGV...; KEYS and ARGV below are the function's.
 
   KEYS[1]      the event's marker. On a single node: the decision record rh:{e:<event>} ("P<ms>" while
                claimed, "P<ms>|<flags>;<flags>..." once recorded, the decision JSON once committed).
@@ -37,21 +38,17 @@
   ARGV[11] commit: the decision JSON ("" on a cluster entity call); claim: now, epoch ms
   ARGV[12] commit: "1" approved; claim: a pending claim this old (ms) is taken over
   ARGV[13] commit: "1" strongly authenticated                        ARGV[14] "d" KEYS[1] is the decision record, "m" a marker
-  then per entity, in KEYS order: its kind code (its plan in PLAN_TEXT), its members: L x (member hash
-    or "-"), device hash or "-".
-  A plan (encodePlan): ttl, layout, C, C count metric codes (1-4), A, A amount metric codes (5-8), R,
-    R x (bucket ms, slots, "1" when it keeps amounts), N, N x (metric code, window ms, own resolution),
-    L, L x (relation code, retention ms, W, W window ms), pairs ("1"/"0").
+  then per entity, in KEYS order: its kind code (which generated recorder), its members: L x (member
+    hash or "-", one per relation its plan keeps), device hash or "-".
 
+  Output, claim: { "decided", <decision JSON> } | { "pending" } | { "claimed" | "takeover", then as record }.
   Output, record: per entity: first seen, flags, bound at (0: not bound), newest, the N reads (as strings), the
     distinct counts (per relation, per window), then when pairs and a device: pair first, last, trusted
     (0 0 0: none). flags: "1"/"0" entity new, then one per relation: its member is new here.
   Output, commit: 1, or 0 when the event was committed already.
 ]]
 
-local PLAN_TEXT = '__PLANS__'
-
--- Everything below is built on the first call (the load has no globals): the plans, parsed once.
+-- Everything below is built on the first call (Redis 7.0 gives a library no Lua globals while it loads).
 local function build()
   -- The call's keys, arguments and event, set by each call (Redis runs one call at a time).
   local KEYS, ARGV
@@ -72,224 +69,6 @@ local function build()
       redis.call('HDEL', key, unpack(fields, i, j))
       i = j + 1
     end
-  end
-
-  -- A plan (see the header) from its encoded fields, parsed once when the library loads.
-  local function parsePlan(src)
-    local a = 1
-    local p = { ttl = src[a], layout = tonumber(src[a + 1]), counts = {}, amounts = {}, res = {}, reads = {}, rel = {} }
-    a = a + 2
-    for i = 1, tonumber(src[a]) do p.counts[i] = tonumber(src[a + i]) end
-    a = a + #p.counts + 1
-    for i = 1, tonumber(src[a]) do p.amounts[i] = tonumber(src[a + i]) end
-    a = a + #p.amounts + 1
-    for i = 1, tonumber(src[a]) do
-      p.res[i] = { g = tonumber(src[a + 3 * i - 2]), n = tonumber(src[a + 3 * i - 1]), a = src[a + 3 * i] == '1' and #p.amounts > 0 }
-    end
-    a = a + 3 * #p.res + 1
-    for i = 1, tonumber(src[a]) do
-      p.reads[i] = { m = tonumber(src[a + 3 * i - 2]), w = tonumber(src[a + 3 * i - 1]), r = tonumber(src[a + 3 * i]) }
-    end
-    a = a + 3 * #p.reads + 1
-    local nrel = tonumber(src[a])
-    a = a + 1
-    for i = 1, nrel do
-      local rel = { code = src[a], retention = tonumber(src[a + 1]), windows = {} }
-      for w = 1, tonumber(src[a + 2]) do rel.windows[w] = tonumber(src[a + 2 + w]) end
-      a = a + 3 + #rel.windows
-      p.rel[i] = rel
-    end
-    p.pairs = src[a] == '1'
-    -- metric code -> position in the packed counts (1-4) or amounts (5-8)
-    p.countAt, p.amountAt = {}, {}
-    for i, m in ipairs(p.counts) do p.countAt[m] = i end
-    for i, m in ipairs(p.amounts) do p.amountAt[m] = i end
-    p.countFmt = '<' .. string.rep('I4', #p.counts)
-    p.amountFmt = '<I4' .. string.rep('i7', #p.amounts)
-    local span = 0
-    for _, r in ipairs(p.res) do if r.a and r.g * r.n > span then span = r.g * r.n end end
-    p.amountSpan = span
-    return p
-  end
-
-  -- The store's plans by entity kind code, and every bucket field name ("<r * 64 + slot>"), built once.
-  local PLANS, FIELDS = {}, {}
-  for code, body in string.gmatch(PLAN_TEXT, '(%w+)=([^;]*)') do
-    local src = {}
-    for v in string.gmatch(body, '[^,]+') do src[#src + 1] = v end
-    local p = parsePlan(src)
-    PLANS[code] = p
-    for i, r in ipairs(p.res) do
-      FIELDS[i] = FIELDS[i] or {}
-      for slot = 0, r.n - 1 do FIELDS[i][slot] = fmt('%d', (i - 1) * 64 + slot) end
-    end
-  end
-
-  -- Entity plan at ARGV[a] (its kind code), with this call's members; returns it and the next index.
-  local function readPlan(a)
-    local p = PLANS[ARGV[a]]
-    if not p then return error('riskhook: no plan for entity kind ' .. tostring(ARGV[a])) end
-    a = a + 1
-    p.members = {}
-    for i = 1, #p.rel do p.members[i] = ARGV[a + i - 1] end
-    a = a + #p.rel
-    p.device = ARGV[a]
-    return p, a + 1
-  end
-
-  -- State: nil when the entity has never been counted (or its layout changed: then its buckets go).
-  local function readState(key, p, raw)
-    if not raw then return nil end
-    local newest, first, renewed, layout, ncur, pos = unpackStruct('<i7i7i7I4B', raw)
-    if layout ~= p.layout then
-      local all = redis.call('HGETALL', key)
-      local drop = {}
-      for j = 1, #all, 2 do
-        if all[j] ~= 'b' and all[j] ~= 'u' then drop[#drop + 1] = all[j] end
-      end
-      hdel(key, drop)
-      return nil
-    end
-    local s = { newest = newest, first = first, renewed = renewed, ncur = ncur, masks = {} }
-    for i, r in ipairs(p.res) do
-      local mask = {}
-      for b = 0, floor((r.n + 7) / 8) - 1 do
-        local v = byte(raw, pos + b) or 0
-        for k = 0, 7 do
-          if v % 2 == 1 then mask[b * 8 + k] = true end
-          v = floor(v / 2)
-        end
-      end
-      pos = pos + floor((r.n + 7) / 8)
-      s.masks[i] = mask
-    end
-    return s
-  end
-
-  local function newState(p)
-    local s = { newest = t, first = t, renewed = received, ncur = 0, masks = {} }
-    for i = 1, #p.res do s.masks[i] = {} end
-    return s
-  end
-
-  local function writeState(p, s)
-    local parts = { pack('<i7i7i7I4B', s.newest, s.first, s.renewed, p.layout, s.ncur) }
-    for i, r in ipairs(p.res) do
-      local mask = s.masks[i]
-      for b = 0, floor((r.n + 7) / 8) - 1 do
-        local v = 0
-        for k = 7, 0, -1 do v = v * 2 + (mask[b * 8 + k] and 1 or 0) end
-        parts[#parts + 1] = char(v)
-      end
-    end
-    return table.concat(parts)
-  end
-
-  local function zeros(n) local z = {} for i = 1, n do z[i] = 0 end return z end
-  local function field(i, slot) return FIELDS[i][slot] end
-
-  -- A bucket's counts, or zeros.
-  local function counts(p, raw)
-    if not raw then return zeros(#p.counts) end
-    return { unpackStruct(p.countFmt, raw) }
-  end
-
-  -- A bucket's amounts in one currency, when the field holds bucket idx (else it is a stale slot: zeros).
-  local function amounts(p, raw, idx)
-    if raw then
-      local v = { unpackStruct(p.amountFmt, raw) }
-      if v[1] == idx then return { unpack(v, 2, #p.amounts + 1) } end
-    end
-    return zeros(#p.amounts)
-  end
-
-  -- One HMGET: the state, the bindings, the currency's entry, and this event's bucket at each resolution.
-  local function readOwn(key, p)
-    local fields = { 's', 'b', 'u', 'c' .. currency }
-    local own = {}
-    for i, r in ipairs(p.res) do
-      own[i] = floor(t / r.g)
-      local f = field(i, own[i] % r.n)
-      fields[#fields + 1] = f
-      if r.a then fields[#fields + 1] = f .. currency end
-    end
-    local got = redis.call('HMGET', key, unpack(fields))
-    local vals = {}
-    for j, f in ipairs(fields) do vals[f] = got[j] end
-    return vals, own
-  end
-
-  local function decodePair(raw)
-    if not raw then return nil end
-    local first, last, trusted = unpackStruct('<i7i7i7', raw)
-    return { first = first, last = last, trusted = trusted }
-  end
-
-  local function validPair(base, p, newest)
-    if not p.pairs or p.device == '-' then return nil end
-    local pair = decodePair(redis.call('HGET', base .. 'p', p.device))
-    if pair and pair.last > newest - deviceRetention then return pair end
-    return false
-  end
-
-  -- Is the event's currency kept? Kept already, or room for it after forgetting currencies with no live
-  -- amount bucket left; at the cap a further currency counts only in its own answer (bounded fields).
-  local function keepCurrency(key, p, s, vals)
-    if vals['c' .. currency] then return true end
-    if s.ncur >= currencyCap then
-      local list = redis.call('HGET', key, 'C') or ''
-      local codes = {}
-      for j = 1, #list, 3 do codes[#codes + 1] = sub(list, j, j + 2) end
-      local lasts = redis.call('HMGET', key, unpack(codes))
-      local cutoff = s.newest - p.amountSpan
-      local kept, drop = {}, {}
-      for j, cur in ipairs(codes) do
-        local last = lasts[j] and unpackStruct('<i7', lasts[j])
-        if last and last > cutoff then
-          kept[#kept + 1] = cur
-        else
-          drop[#drop + 1] = 'c' .. cur
-          for i, r in ipairs(p.res) do
-            if r.a then for slot = 0, r.n - 1 do drop[#drop + 1] = field(i, slot) .. cur end end
-          end
-        end
-      end
-      hdel(key, drop)
-      s.ncur = #kept
-      redis.call('HSET', key, 'C', table.concat(kept))
-    end
-    return s.ncur < currencyCap
-  end
-
-  -- Adds to this event's bucket at each resolution whose ring holds it: counts (by metric code 1-4)
-  -- and, when `withAmounts`, amounts in the event's currency (codes 5-8, saturating). Appends the
-  -- fields to `hset`; returns the buckets' new counts and amounts, and whether amounts were written.
-  local function addToBuckets(p, s, vals, own, addCounts, addAmounts, withAmounts, hset)
-    local ownCounts, ownAmounts, wrote = {}, {}, false
-    for i, r in ipairs(p.res) do
-      if own[i] > floor(s.newest / r.g) - r.n then
-        local slot = own[i] % r.n
-        local live = s.masks[i][slot]
-        s.masks[i][slot] = true
-        local f = field(i, slot)
-        if #p.counts > 0 then
-          local v = counts(p, live and vals[f])
-          for k, m in ipairs(p.counts) do v[k] = v[k] + addCounts[m] end
-          ownCounts[i] = v
-          hset[#hset + 1] = f
-          hset[#hset + 1] = pack(p.countFmt, unpack(v, 1, #p.counts))
-        end
-        if withAmounts and r.a then
-          wrote = true
-          local v = amounts(p, vals[f .. currency], own[i])
-          for k, m in ipairs(p.amounts) do v[k] = sat(v[k], addAmounts[m - 4]) end
-          ownAmounts[i] = v
-          hset[#hset + 1] = f .. currency
-          hset[#hset + 1] = pack(p.amountFmt, own[i], unpack(v, 1, #p.amounts))
-        end
-      end
-    end
-    return ownCounts, ownAmounts, wrote
   end
 
   local out
@@ -359,15 +138,16 @@ local function build()
   end
 
   -- At the currency cap: forget the currencies with no live amount bucket left (newest in it at or
-  -- before cutoff), their amount fields with them; returns how many are kept.
-  local function forgetCurrencies(key, cutoff, rings)
-    local list = redis.call('HGET', key, 'C') or ''
+  -- before cutoff), their amount fields with them; `list` is the "C" field. Returns how many are
+  -- kept, and the new list.
+  local function forgetCurrencies(key, cutoff, rings, list)
+    list = list or ''
     local codes, lastFields = {}, {}
     for j = 1, #list, 3 do
       codes[#codes + 1] = sub(list, j, j + 2)
       lastFields[#lastFields + 1] = 'c' .. sub(list, j, j + 2)
     end
-    if #codes == 0 then return 0 end
+    if #codes == 0 then return 0, '' end
     local lasts = redis.call('HMGET', key, unpack(lastFields))
     local kept, drop = {}, {}
     for j, cur in ipairs(codes) do
@@ -382,8 +162,9 @@ local function build()
       end
     end
     hdel(key, drop)
-    redis.call('HSET', key, 'C', table.concat(kept))
-    return #kept
+    local left = table.concat(kept)
+    redis.call('HSET', key, 'C', left)
+    return #kept, left
   end
 
   -- Adds the fields of the live buckets idx in [lo, hd] other than own to one HMGET (`need`, `pos`:
@@ -445,54 +226,46 @@ local function build()
     return novel and '1' or '0'
   end
 
-  -- The recorders, one per entity kind, generated from the store's plan (lib/velocity/library.ts):
-  -- RECORD[kind code](key, ARGV index of its members, flags of its first count or nil) appends the
-  -- entity's reply to `out` and returns its flags; MEMBERS[kind code] is how many ARGV it takes.
-  local RECORD, MEMBERS = {}, {}
---__RECORDERS__
-
-  local function commit(key, p, approved, strong)
-    if not approved then return end
-    local base = sub(key, 1, -2)
-    local vals, own = readOwn(key, p)
-    if not vals.s then return end
-    local s = readState(key, p, vals.s)
-    if not s then return end
-    local approvedCount, approvedAmount = p.countAt[4], p.amountAt[8]
-    if approvedCount or approvedAmount then
-      local kept = vals['c' .. currency] and true or false
-      local hset = {}
-      addToBuckets(p, s, vals, own, { 0, 0, 0, 1 }, { 0, 0, 0, amount }, approvedAmount and kept, hset)
-      hset[#hset + 1] = 's'
-      hset[#hset + 1] = writeState(p, s)
-      redis.call('HSET', key, unpack(hset))
-    end
-    if not p.pairs or p.device == '-' then return end
+  -- The pair of the entity with an approved event's device: first and last approved (counted time),
+  -- trusted since the first strongly authenticated one. A pair past the retention starts afresh; a
+  -- new pair at the cap forgets pairs past the retention, then the least recently approved.
+  local function commitPair(base, device, newest, ttl, strong)
     local pkey = base .. 'p'
-    local cutoff = s.newest - deviceRetention
-    local found = decodePair(redis.call('HGET', pkey, p.device))
-    local pair
-    if found and found.last > cutoff then
-      pair = { first = math.min(found.first, t), last = math.max(found.last, t), trusted = found.trusted }
-      if strong and (pair.trusted == 0 or t < pair.trusted) then pair.trusted = t end
-    else
-      pair = { first = t, last = t, trusted = strong and t or 0 }
+    local cutoff = newest - deviceRetention
+    local raw = redis.call('HGET', pkey, device)
+    local first, last, trusted
+    if raw then
+      first, last, trusted = unpackStruct('<i7i7i7', raw)
     end
-    if not found and redis.call('HLEN', pkey) >= cap then
-      -- Full: forget pairs past the retention, then the least recently approved.
+    if raw and last > cutoff then
+      if t < first then first = t end
+      if t > last then last = t end
+      if strong and (trusted == 0 or t < trusted) then trusted = t end
+    else
+      first, last, trusted = t, t, strong and t or 0
+    end
+    if not raw and redis.call('HLEN', pkey) >= cap then
       local all = redis.call('HGETALL', pkey)
       local live, drop = {}, {}
       for j = 1, #all, 2 do
-        local other = decodePair(all[j + 1])
-        if other.last <= cutoff then drop[#drop + 1] = all[j] else live[#live + 1] = { d = all[j], last = other.last } end
+        local _, otherLast = unpackStruct('<i7i7i7', all[j + 1])
+        if otherLast <= cutoff then drop[#drop + 1] = all[j] else live[#live + 1] = { d = all[j], last = otherLast } end
       end
       table.sort(live, function(x, y) if x.last ~= y.last then return x.last < y.last end return x.d < y.d end)
       for j = 1, #live - cap + 1 do drop[#drop + 1] = live[j].d end
       hdel(pkey, drop)
     end
-    redis.call('HSET', pkey, p.device, pack('<i7i7i7', pair.first, pair.last, pair.trusted))
-    redis.call('PEXPIRE', pkey, p.ttl)
+    redis.call('HSET', pkey, device, pack('<i7i7i7', first, last, trusted))
+    redis.call('PEXPIRE', pkey, ttl)
   end
+
+  -- The recorders, one per entity kind, generated from the store's plan (lib/velocity/library.ts):
+  -- RECORD[kind code](key, ARGV index of its members, flags of its first count or nil) appends the
+  -- entity's reply to `out` and returns its flags; MEMBERS[kind code] is how many ARGV it takes.
+  -- COMMIT[kind code](key, ARGV index of its members, strongly authenticated) does an approved
+  -- event's commit for the entity.
+  local RECORD, COMMIT, MEMBERS = {}, {}, {}
+--__RECORDERS__
 
   local function run(keys, args)
     KEYS, ARGV = keys, args
@@ -513,9 +286,10 @@ local function build()
       end
       local a = 15
       for e = 2, #KEYS do
-        local p
-        p, a = readPlan(a)
-        commit(KEYS[e], p, approved, strong)
+        local code = ARGV[a]
+        if not COMMIT[code] then return error('riskhook: no plan for entity kind ' .. tostring(code)) end
+        if approved then COMMIT[code](KEYS[e], a + 1, strong) end
+        a = a + 1 + MEMBERS[code]
       end
       if markerIsDecision then
         redis.call('SET', KEYS[1], ARGV[11], 'PX', markerTtl)
