@@ -56,6 +56,7 @@ const config = loadConfig({
   RISKHOOK_STAGE: 'bench',
   REDIS_URL: server.url,
   RISKHOOK_DEADLINE_MS: '5000',
+  ...(process.env.RISKHOOK_POLICY && { RISKHOOK_POLICY: process.env.RISKHOOK_POLICY }),
 });
 const runtime = createRuntime(config);
 const admin = new Redis(server.url);
