@@ -269,6 +269,69 @@ function recorder(p: EntityPlan): string {
   if (p.reads.length > 0) {
     if (p.reads.some((r) => r.metric.startsWith('untrusted'))) w(`    local untrusted = passwordFree and not (pTrusted and pTrusted > 0)`);
     for (const r of R) w(`    local hd${r.i} = floor(newest / ${r.bucketMs})`);
+    // Fast path: every read on its own ring (the ring still holds t - W, as for any event not very
+    // late). Reads of one ring and kind (counts or amounts) share one pass over its live buckets,
+    // each bucket unpacked once, one HMGET for all.
+    const groups = new Map<string, { r: (typeof R)[number]; amount: boolean; reads: { q: number; ms: number; k: number; metric: Metric }[] }>();
+    p.reads.forEach((rd, q) => {
+      const amount = isAmount(rd.metric);
+      const r = R[p.resolutions.findIndex((x) => x.bucketMs === rd.window.bucketMs)]!;
+      const key = `${r.i}${amount ? 'a' : 'c'}`;
+      const group = groups.get(key) ?? { r, amount, reads: [] };
+      group.reads.push({ q, ms: rd.window.ms, k: amount ? p.amounts.indexOf(rd.metric as never) + 1 : p.counts.indexOf(rd.metric as never) + 1, metric: rd.metric });
+      groups.set(key, group);
+    });
+    const G = [...groups.values()].map((g, j) => ({ ...g, j, longest: Math.max(...g.reads.map((x) => x.ms)) }));
+    const fast = G.map((g) => `floor((t - ${g.longest}) / ${g.r.bucketMs}) > hd${g.r.i} - ${g.r.slots}`).join(' and ');
+    w(`    if ${fast} then`);
+    w(`      local need, IDX = {}, {}`);
+    for (const g of G) {
+      const names = g.amount ? `amountNames(${code}F${g.r.i}, currency)` : `${code}F${g.r.i}`;
+      w(`      local from${g.j} = #need + 1`);
+      w(`      collectIdx(need, IDX, floor((t - ${g.longest}) / ${g.r.bucketMs}), hd${g.r.i}, o${g.r.i}, ${g.r.slots}, l${g.r.i}, h${g.r.i}, ${names})`);
+      w(`      local to${g.j} = #need`);
+    }
+    w(`      local vals = #need > 0 and redis.call('HMGET', key, unpack(need)) or need`);
+    for (const g of G) {
+      const sums = g.reads.map((x) => `sum${x.q}`);
+      w(`      local ${sums.join(', ')} = ${sums.map(() => '0').join(', ')}`);
+      for (const x of g.reads) if (x.ms !== g.longest) w(`      local lo${x.q} = floor((t - ${x.ms}) / ${g.r.bucketMs})`);
+      const vars = g.amount ? p.amounts.map((_, k) => `v${k + 1}`) : p.counts.map((_, k) => `v${k + 1}`);
+      w(`      for j = from${g.j}, to${g.j} do`);
+      w(`        local raw = vals[j]`);
+      w(`        if raw then`);
+      if (g.amount) {
+        w(`          local at, ${vars.join(', ')} = unpackStruct(${amountFmt}, raw)`);
+        w(`          local idx = IDX[j]`);
+        w(`          if at == idx then`);
+        for (const x of g.reads) {
+          w(x.ms === g.longest ? `            sum${x.q} = sat(sum${x.q}, v${x.k})` : `            if idx >= lo${x.q} then sum${x.q} = sat(sum${x.q}, v${x.k}) end`);
+        }
+        w(`          end`);
+      } else {
+        w(`          local ${vars.join(', ')} = unpackStruct(${countFmt}, raw)`);
+        if (g.reads.some((x) => x.ms !== g.longest)) w(`          local idx = IDX[j]`);
+        for (const x of g.reads) {
+          w(x.ms === g.longest ? `          sum${x.q} = sum${x.q} + v${x.k}` : `          if idx >= lo${x.q} then sum${x.q} = sum${x.q} + v${x.k} end`);
+        }
+      }
+      w(`        end`);
+      w(`      end`);
+      // The event's own bucket, as written above (always within the window here).
+      const ownValue = g.amount ? `oa${g.r.i}` : `oc${g.r.i}`;
+      w(`      if ${ownValue} and isLive(l${g.r.i}, h${g.r.i}, s${g.r.i}) then`);
+      for (const x of g.reads) w(`        sum${x.q} = sat(sum${x.q}, ${ownValue}[${x.k}])`);
+      w(`      end`);
+      if (g.amount) {
+        w(`      if not kept then`);
+        for (const x of g.reads) w(`        sum${x.q} = sat(sum${x.q}, ${contribution(x.metric)})`);
+        w(`      end`);
+      }
+    }
+    p.reads.forEach((_, q) => w(`      out[#out + 1] = int(sum${q})`));
+    w(`    else`);
+    // A late event: each read from the ring that still holds t - W (or the longest), as memory.ts's readResolution.
+    const fallbackStart = out.length;
     w(`    local need, pos, RI, LO, LST, IX = {}, {}, {}, {}, {}, {}`);
     p.reads.forEach((rd, q) => {
       const amountRead = isAmount(rd.metric);
@@ -308,6 +371,8 @@ function recorder(p: EntityPlan): string {
       w(`    out[#out + 1] = int(sum)`);
       w(`    end`);
     });
+    for (let i = fallbackStart; i < out.length; i++) out[i] = `  ${out[i]}`;
+    w(`    end`);
   }
   p.relations.forEach((rel) => {
     for (const win of rel.windows) w(`    out[#out + 1] = redis.call('ZCOUNT', base .. 'd${KIND_CODE[rel.relation]}', '(' .. int(t - ${win.ms}), '+inf')`);

@@ -187,6 +187,19 @@ local function build()
     end
   end
 
+  -- The fields of the live buckets idx in [lo, hd] other than own, and their indexes, appended to need and IDX.
+  local function collectIdx(need, IDX, lo, hd, own, n, mlo, mhi, names)
+    if mlo == 0 and mhi == 0 then return end
+    for idx = lo, hd do
+      local slot = idx % n
+      if idx ~= own and (slot < 32 and band(mlo, BIT[slot]) or band(mhi, BIT[slot - 32])) ~= 0 then
+        local at = #need + 1
+        need[at] = names[slot]
+        IDX[at] = idx
+      end
+    end
+  end
+
   local function sumCounts(got, lst, fmt, k)
     local s = 0
     for j = 1, #lst do
