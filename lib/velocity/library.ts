@@ -115,11 +115,11 @@ function recorder(p: EntityPlan): string {
   if (amountRings.length > 0) w(`  local ${code}AMOUNT_RINGS = { ${amountRings.join(', ')} }`);
   w(`  MEMBERS['${code}'] = ${L + 1}`);
   w(`  RECORD['${code}'] = function(key, a, given)`);
-  w(`    local base = sub(key, 1, -2)`);
+  if (L > 0 || p.pairs) w(`    local base = sub(key, 1, -2)`);
   if (L > 0) w(`    local ${members.join(', ')} = ${members.map((_, j) => `ARGV[a + ${j}]`).join(', ')}`);
   w(`    local dev = ARGV[a + ${L}]`);
   // One HMGET: state, bindings, the currency's newest time, and this event's bucket at each ring.
-  const fields = [`'s'`, `'b'`, `'u'`, `'c' .. currency`, ...(A > 0 ? [`'C'`] : [])];
+  const fields = [`'s'`, `'b'`, `'u'`, 'currencyField', ...(A > 0 ? [`'C'`] : [])];
   const ownVars: string[] = [];
   for (const r of R) {
     w(`    local o${r.i} = floor(t / ${r.bucketMs})`);
@@ -127,7 +127,7 @@ function recorder(p: EntityPlan): string {
     fields.push(`${code}F${r.i}[s${r.i}]`);
     ownVars.push(`rc${r.i}`);
     if (r.amounts) {
-      fields.push(`${code}F${r.i}[s${r.i}] .. currency`);
+      fields.push(`amountNames(${code}F${r.i}, currency)[s${r.i}]`);
       ownVars.push(`ra${r.i}`);
     }
   }
@@ -209,7 +209,7 @@ function recorder(p: EntityPlan): string {
         if (contribution(m) !== '0') w(`          y${k + 1} = sat(y${k + 1}, ${contribution(m)})`);
       });
       w(`          oa${r.i} = { ${y.join(', ')} }`);
-      w(`          hs[#hs + 1] = ${code}F${r.i}[s${r.i}] .. currency`);
+      w(`          hs[#hs + 1] = amountNames(${code}F${r.i}, currency)[s${r.i}]`);
       w(`          hs[#hs + 1] = pack(${amountFmt}, o${r.i}, ${y.join(', ')})`);
       w(`        end`);
     }
@@ -224,7 +224,7 @@ function recorder(p: EntityPlan): string {
     w(`          hs[#hs + 1] = (vC or '') .. currency`);
     w(`        end`);
     w(`        if not last or t > last then`);
-    w(`          hs[#hs + 1] = 'c' .. currency`);
+    w(`          hs[#hs + 1] = currencyField`);
     w(`          hs[#hs + 1] = pack('<i7', t)`);
     w(`        end`);
     w(`        kept = true`);
@@ -427,12 +427,12 @@ function committer(p: EntityPlan): string {
     w(`  end`);
     return out.join('\n');
   }
-  const fields = [`'s'`, `'c' .. currency`];
+  const fields = [`'s'`, 'currencyField'];
   for (const r of R) {
     w(`    local o${r.i} = floor(t / ${r.bucketMs})`);
     w(`    local s${r.i} = o${r.i} % ${r.slots}`);
     fields.push(`${code}F${r.i}[s${r.i}]`);
-    if (r.amounts && approvedAmount > 0) fields.push(`${code}F${r.i}[s${r.i}] .. currency`);
+    if (r.amounts && approvedAmount > 0) fields.push(`amountNames(${code}F${r.i}, currency)[s${r.i}]`);
   }
   w(`    local got = redis.call('HMGET', key, ${fields.join(', ')})`);
   w(`    local vs, vc = got[1], got[2]`);
@@ -463,7 +463,7 @@ function committer(p: EntityPlan): string {
       w(`        if ${ra} then at, ${y.join(', ')} = unpackStruct(${amountFmt}, ${ra}) end`);
       w(`        if at ~= o${r.i} then ${y.join(', ')} = ${y.map(() => '0').join(', ')} end`);
       w(`        y${approvedAmount} = sat(y${approvedAmount}, amount)`);
-      w(`        hs[#hs + 1] = ${code}F${r.i}[s${r.i}] .. currency`);
+      w(`        hs[#hs + 1] = amountNames(${code}F${r.i}, currency)[s${r.i}]`);
       w(`        hs[#hs + 1] = pack(${amountFmt}, o${r.i}, ${y.join(', ')})`);
       w(`      end`);
     }

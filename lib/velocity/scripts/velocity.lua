@@ -53,6 +53,8 @@ local function build()
   -- The call's keys, arguments and event, set by each call (Redis runs one call at a time).
   local KEYS, ARGV
   local mode, t, received, amount, currency, passwordFree
+  -- t as text, and the field of the currency's newest time ("c<CUR>"), once per call
+  local tText, currencyField
   local markerTtl, cap, currencyCap, deviceRetention
   local MAX = 9007199254740991
   local RENEW_EVERY = 43200000
@@ -229,7 +231,7 @@ local function build()
     if member == '-' then return '0' end
     local score = tonumber(redis.call('ZSCORE', zkey, member))
     local novel = not score or score <= cutoff
-    redis.call('ZADD', zkey, 'GT', int(t), member)
+    redis.call('ZADD', zkey, 'GT', tText, member)
     if novel then
       redis.call('ZREMRANGEBYSCORE', zkey, '-inf', int(cutoff))
       local card = redis.call('ZCARD', zkey)
@@ -285,6 +287,7 @@ local function build()
     mode = ARGV[1]
     t, received = tonumber(ARGV[2]), tonumber(ARGV[3])
     amount, currency, passwordFree = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1'
+    tText, currencyField = ARGV[2], 'c' .. ARGV[5]
     markerTtl, cap, currencyCap, deviceRetention = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
     out = {}
     local markerIsDecision = ARGV[14] == 'd'
