@@ -4,6 +4,7 @@
  * flight; prints Redis CPU per event (INFO deltas) and INFO commandstats per event (calls and µs;
  * commands called from a function are counted both on their own and inside FCALL).
  *   RISKHOOK_POLICY=bench/policies/trust.yaml PROFILE_WORKLOAD=hub node scripts/run-bundled.mjs bench/profile.ts
+ * PROFILE_NO_OPS=1 leaves operations out of decide (no list reads, decision stats or reviews): velocity alone.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -59,6 +60,7 @@ const config = loadConfig({
   ...(process.env.RISKHOOK_POLICY && { RISKHOOK_POLICY: process.env.RISKHOOK_POLICY }),
 });
 const runtime = createRuntime(config);
+const deps = process.env.PROFILE_NO_OPS ? { ...runtime.deps, operations: undefined } : runtime.deps;
 const admin = new Redis(server.url);
 try {
   const t0 = Date.now() - DAY;
@@ -67,7 +69,7 @@ try {
     while (next < PRELOAD) {
       const at = t0 + Math.floor((next++ * DAY) / PRELOAD);
       const start = Date.now();
-      await decide(event(at), { ...runtime.deps, now: () => at + (Date.now() - start) }, at);
+      await decide(event(at), { ...deps, now: () => at + (Date.now() - start) }, at);
     }
   }));
   for (let round = 0; round < Number(process.env.PROFILE_ROUNDS ?? 2); round++) {
@@ -77,11 +79,11 @@ try {
     await Promise.all(Array.from({ length: 16 }, async () => {
       while (done < EVENTS) {
         done++;
-        if ((await decide(event(Date.now()), runtime.deps)).degraded) degraded++;
+        if ((await decide(event(Date.now()), deps)).degraded) degraded++;
       }
     }));
     const after = await stats(admin);
-    console.log(`${WORKLOAD}, ${process.env.RISKHOOK_POLICY ?? 'default policy'}: Redis CPU ${((after.cpu - before.cpu) / EVENTS).toFixed(1)} µs per event over ${EVENTS} events${degraded ? ` (${degraded} degraded)` : ''}`);
+    console.log(`${WORKLOAD}, ${process.env.RISKHOOK_POLICY ?? 'default policy'}${process.env.PROFILE_NO_OPS ? ', no operations' : ''}: Redis CPU ${((after.cpu - before.cpu) / EVENTS).toFixed(1)} µs per event over ${EVENTS} events${degraded ? ` (${degraded} degraded)` : ''}`);
     const rows = [...after.cmds].map(([name, [calls, usec]]) => {
       const [c0, u0] = before.cmds.get(name) ?? [0, 0];
       return { name, calls: (calls - c0) / EVENTS, us: (usec - u0) / EVENTS };
