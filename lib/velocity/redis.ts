@@ -1,9 +1,11 @@
 /**
- * The Redis store. It only moves bytes: the arithmetic lives in velocity.lua (mirroring memory.ts).
- * On a single node an event is one script call for all its entities, its marker folded into the
- * decision record (one round trip, one script run); on a cluster, one call per entity, all sent at
- * once, each to its shard with a per-entity marker (every key of an entity shares its hash tag).
- * Every Redis failure surfaces as StoreUnavailableError.
+ * The Redis store. It only moves bytes: the arithmetic lives in the velocity library (velocity.lua
+ * with the recorders library.ts generates from the plan, mirroring memory.ts). On a single node an
+ * event's claim and record are one function call for all its entities, its marker folded into the
+ * decision record (one round trip, one script run), then commit; on a cluster, the claim, then one
+ * call per entity, all sent at once, each to its shard with a per-entity marker (every key of an
+ * entity shares its hash tag). Every Redis failure surfaces as StoreUnavailableError (a command
+ * timeout as StoreTimeoutError).
  */
 import type { Cluster, Redis } from 'ioredis';
 import { StoreTimeoutError, StoreUnavailableError } from '../errors.js';

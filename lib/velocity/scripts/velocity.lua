@@ -58,7 +58,7 @@ local function build()
   local markerTtl, cap, currencyCap, deviceRetention
   local MAX = 9007199254740991
   local RENEW_EVERY = 43200000
-  local floor, fmt, sub, byte, char = math.floor, string.format, string.sub, string.byte, string.char
+  local floor, fmt, sub = math.floor, string.format, string.sub
   local pack, unpackStruct = struct.pack, struct.unpack
   local function int(x) return fmt('%.0f', x) end
   local function sat(a, b) local s = a + b; if s > MAX then return MAX end return s end
