@@ -239,15 +239,20 @@ interface MemoryFigures {
   activeEntities: number;
   /**
    * MEMORY USAGE of the keys charged to entities (not short-lived keys, TTL under an hour, nor
-   * per-event records), per active entity: independent of what else the server holds.
+   * per-event records, nor the operations slot's indexes), per active entity: independent of what
+   * else the server holds.
    */
   bytesPerEntity: number;
   /** Growth of used_memory less short-lived keys and per-event records, per entity: adds the keyspace's own tables, and depends on the order of preloads. */
   usedMemoryBytesPerEntity: number;
   /** Per-event records (one per event, e.g. decisions), per event. */
   bytesPerEventRecord: number;
-  groups: (KeyGroup & { charged: 'entity' | 'short-lived' | 'per event' })[];
+  /** Operations indexes and stats on the {ops} slot (holds, open reviews, hourly counts), per event. */
+  operationsBytesPerEvent: number;
+  groups: (KeyGroup & { charged: Charged })[];
 }
+
+type Charged = 'entity' | 'short-lived' | 'per event' | 'operations';
 
 /**
  * Preloads PRELOAD typical events over a simulated 24 h (each received at its time) with `one`,
@@ -286,10 +291,9 @@ async function preloadAndMeasure(
       ? 'short-lived'
       : (g.example.match(/[A-Za-z0-9_-]{16}/g) ?? []).some((token) => eventKeys.has(token))
         ? 'per event'
-        : 'entity') as
-      | 'entity'
-      | 'short-lived'
-      | 'per event',
+        : g.example.startsWith('rh:{ops}')
+          ? 'operations' // indexes of holds and reviews, hourly stats: they grow with holds, not entities
+          : 'entity') as Charged,
   }));
   const bytes = (charged: string) => groups.filter((g) => g.charged === charged).reduce((s, g) => s + g.keys * g.meanBytes, 0);
   return {
@@ -297,8 +301,9 @@ async function preloadAndMeasure(
     preloadSeconds,
     activeEntities: entities.size,
     bytesPerEntity: Math.round(bytes('entity') / entities.size),
-    usedMemoryBytesPerEntity: Math.round((grown - bytes('short-lived') - bytes('per event')) / entities.size),
+    usedMemoryBytesPerEntity: Math.round((grown - bytes('short-lived') - bytes('per event') - bytes('operations')) / entities.size),
     bytesPerEventRecord: Math.round(bytes('per event') / PRELOAD),
+    operationsBytesPerEvent: Math.round(bytes('operations') / PRELOAD),
     groups,
   };
 }
@@ -509,7 +514,7 @@ async function main() {
       console.log(
         `memory, ${name}: ${m.bytesPerEntity} B per active entity (MEMORY USAGE of its keys; used_memory growth ${m.usedMemoryBytesPerEntity} B) ` +
           `after ${m.preloadEvents} events (simulated 24 h, ${m.preloadSeconds.toFixed(1)} s) over ${m.activeEntities} entities; ` +
-          `per-event records (${m.bytesPerEventRecord} B per event) and short-lived keys not charged to entities`,
+          `per-event records (${m.bytesPerEventRecord} B per event), operations indexes (${m.operationsBytesPerEvent} B per event) and short-lived keys not charged to entities`,
       );
       for (const g of m.groups.slice(0, 8)) {
         console.log(`  ${g.pattern.padEnd(22)} ${String(g.keys).padStart(8)} keys x ${String(g.meanBytes).padStart(5)} B, TTL ~${Math.round(g.medianTtlMs / 60_000)} min: ${g.charged}`);
