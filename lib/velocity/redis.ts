@@ -70,6 +70,7 @@ export class RedisVelocityStore implements VelocityStore {
       if (!(name in client)) client.defineCommand(name, { lua: script.lua, numberOfKeys: script.keys });
     }
     this.#cluster = (client as Cluster).isCluster === true;
+    if (!this.#cluster) this.claimRecord = (request, now) => this.#claimRecord(request, now);
     this.#client = client as ScriptClient;
     this.#limits = limits;
     this.#plan = planOf(limits);
@@ -99,12 +100,13 @@ export class RedisVelocityStore implements VelocityStore {
     throw new StoreUnavailableError(`unexpected claim reply: ${state}`);
   }
 
-  /** On a single node, claim and record are one function call (the marker is the decision record). */
-  async claimRecord(request: RecordRequest, now: number): Promise<ClaimRecord> {
-    if (this.#cluster) {
-      const claim = await this.claim(request.eventKey, now);
-      return claim.state === 'claimed' || claim.state === 'takeover' ? { claim, snapshot: await this.record(request) } : { claim };
-    }
+  /**
+   * On a single node, claim and record are one function call (the marker is the decision record).
+   * Unset on a cluster: decide claims, then records, checking its deadline in between.
+   */
+  readonly claimRecord?: (request: RecordRequest, now: number) => Promise<ClaimRecord>;
+
+  async #claimRecord(request: RecordRequest, now: number): Promise<ClaimRecord> {
     const entities = request.entities.filter((e) => this.#plan.entities[e.kind]);
     const reply = (await this.#call(() => this.#script('claim', request, entities, now))) as (string | number)[];
     const state = reply[0];
