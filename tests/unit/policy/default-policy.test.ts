@@ -190,6 +190,21 @@ describe('default policy', () => {
     expect(later[0]!.reasons).toEqual([]);
   });
 
+  it("approves a gamer's session on a brand-new phone at home (a network the account has used for weeks), and holds it from a fresh proxy", async () => {
+    const d = deps();
+    const who = { account: 'acct_home', twoFactor: false, linked: 'appleid_home', ip: '203.0.113.77' };
+    await trustPhone(d, { ...who, device: 'dev_home_old_phone' }, T0 - 40 * DAY);
+    await run(d, [payment({ ...who, device: 'dev_home_old_phone', at: T0 - 2 * DAY, amount: 3_000, auth: 'biometric' })]);
+    // A gamer: sessions on the old phone every few days (the baseline).
+    await run(d, [20, 14, 8, 4].flatMap((ago) => [64_800, 6_800].map((amount, k) => payment({ ...who, device: 'dev_home_old_phone', at: T0 - ago * DAY + k * 3 * MIN, amount }))));
+    const session = [3_000, 6_800, 12_800]; // 226 CNY: over the 150 CNY untrusted-device budget, well within the baseline
+    const home = await run(d, session.map((amount, k) => payment({ ...who, device: 'dev_home_new_phone', at: T0 + k * 2 * MIN, amount })));
+    expect(home.map((x) => x.decision)).toEqual(['approve', 'approve', 'approve']);
+    const proxy = await run(d, session.map((amount, k) => payment({ ...who, device: 'dev_home_thief', ip: '198.51.100.250', at: T0 + HOUR + k * 2 * MIN, amount })));
+    expect(proxy.at(-1)!.decision).toBe('hold');
+    expect(ids(proxy.at(-1)!)).toContain('untrusted-pf-budget');
+  });
+
   it('approves a customer paying from a new phone: small password-free first, then trusted after a biometric payment', async () => {
     const d = deps();
     const who = { account: 'acct_newphone', twoFactor: true, linked: 'appleid_newphone' };
