@@ -15,7 +15,7 @@ export const STRATEGY_DESCRIPTIONS: Readonly<Record<Strategy, string>> = {
   burst: 'naive burst: up to 8 charges of 648 CNY half a minute apart from a shared attacker phone; gives up after two holds',
   drip: 'slow drip: 328-648 CNY every 11-16 minutes (past the 10-minute burst windows); backs off after each hold, gives up after four',
   quota: 'under the quotas: about 460 CNY a day in two or three charges hours apart (under the 500 CNY no-2FA quota), day after day',
-  fresh: 'fresh device and proxy IP per victim, drip pacing; after a hold retries from the same (now known) device 30-90 minutes later',
+  fresh: 'fresh device and proxy IP per victim, drip pacing; after a hold retries from the same device 30-90 minutes later (counting on the hold having made it a seen device)',
   spread: "spreads one Apple ID's spend over the victim's wallets, alternating to stay under each account's quota",
   twofa: 'a victim with 2FA (code phished in real time): 648 CNY three times a day, hours apart, just under the 2,000 CNY quota, day after day; retries a held charge an hour later',
 };
