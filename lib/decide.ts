@@ -7,6 +7,7 @@
 import { StoreTimeoutError, StoreUnavailableError } from './errors.js';
 import { BINDING_KINDS, type Binding, ENTITY_KINDS, type Decision, type EntityKind, type PaymentEvent } from './events.js';
 import type { IdentityHasher } from './identity.js';
+import { isoTime } from './iso-time.js';
 import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
 import { type Features, buildFeatures } from './policy/features.js';
@@ -141,40 +142,53 @@ const STRONG_AUTH: ReadonlySet<PaymentEvent['authMethod']> = new Set(['password'
  * `receivedAt` is when the request arrived: the velocity clock bounds the event's time by it.
  */
 export function recordRequest(event: PaymentEvent, eventKey: string, hasher: IdentityHasher, receivedAt?: number): RecordRequest {
-  const raw: Partial<Record<EntityKind, string>> = {
-    account: event.account.id,
-    linkedAccount: event.linkedAccount?.id,
-    device: event.device?.id,
-    ip: event.ip,
-    instrument: event.instrument?.id,
-    merchant: event.merchant.id,
-  };
-  // Plain loops in the entity kinds' order: this runs for every payment (a replay's hot path).
-  const hashed: Partial<Record<EntityKind, string>> = {};
-  const present: EntityKind[] = [];
-  for (const kind of ENTITY_KINDS) {
-    const id = raw[kind];
-    if (id === undefined) continue;
-    hashed[kind] = hasher.entity(kind, id);
-    present.push(kind);
+  // Plain loops over arrays in the entity kinds' order: this runs for every payment (a replay's hot path).
+  const hashed: (string | undefined)[] = [];
+  for (let i = 0; i < ENTITY_KINDS.length; i++) {
+    const kind = ENTITY_KINDS[i]!;
+    const id = rawEntityId(event, kind);
+    hashed.push(id === undefined ? undefined : hasher.entity(kind, id));
   }
-  const entities: EntityUpdate[] = present.map((kind) => {
+  const entities: EntityUpdate[] = [];
+  for (let i = 0; i < ENTITY_KINDS.length; i++) {
+    const key = hashed[i];
+    if (key === undefined) continue;
     const members: EntityUpdate['members'][number][] = [];
-    for (const relation of RELATIONS[kind]) {
-      const member = hashed[relation];
-      if (member !== undefined) members.push({ relation, member });
+    const relations = RELATION_INDEXES[i]!;
+    for (let r = 0; r < relations.length; r++) {
+      const member = hashed[relations[r]!];
+      if (member !== undefined) members.push({ relation: ENTITY_KINDS[relations[r]!]!, member });
     }
-    return { kind, key: hashed[kind]!, members };
-  });
-  return {
-    eventKey,
-    at: event.occurredAt,
-    ...(receivedAt !== undefined && { receivedAt }),
-    amountMinor: event.amount.minor,
-    currency: event.amount.currency,
-    passwordFree: event.authMethod === 'password_free',
-    entities,
-  };
+    entities.push({ kind: ENTITY_KINDS[i]!, key, members });
+  }
+  const at = event.occurredAt;
+  const amountMinor = event.amount.minor;
+  const currency = event.amount.currency;
+  const passwordFree = event.authMethod === 'password_free';
+  return receivedAt !== undefined
+    ? { eventKey, at, receivedAt, amountMinor, currency, passwordFree, entities }
+    : { eventKey, at, amountMinor, currency, passwordFree, entities };
+}
+
+/** Each entity kind's relations, as indexes into ENTITY_KINDS. */
+const RELATION_INDEXES: readonly (readonly number[])[] = ENTITY_KINDS.map((kind) => RELATIONS[kind].map((relation) => ENTITY_KINDS.indexOf(relation)));
+
+/** The event's raw id of an entity kind, if it has one. */
+function rawEntityId(event: PaymentEvent, kind: EntityKind): string | undefined {
+  switch (kind) {
+    case 'account':
+      return event.account.id;
+    case 'linkedAccount':
+      return event.linkedAccount?.id;
+    case 'device':
+      return event.device?.id;
+    case 'ip':
+      return event.ip;
+    case 'instrument':
+      return event.instrument?.id;
+    case 'merchant':
+      return event.merchant.id;
+  }
 }
 
 /**
@@ -225,8 +239,8 @@ export function decisionContext(event: PaymentEvent, receivedAt: number): Pick<D
     provider: event.provider,
     kind: event.kind,
     amount: event.amount,
-    occurredAt: new Date(event.occurredAt).toISOString(),
-    receivedAt: new Date(receivedAt).toISOString(),
+    occurredAt: isoTime(event.occurredAt),
+    receivedAt: isoTime(receivedAt),
     ...(event.reference && { reference: event.reference }),
   };
 }
