@@ -73,13 +73,12 @@ export async function decide(
       return first ? stored(first, trace) : await fallbackWithReview(event, deps, 'duplicate_in_flight', startedAt, trace);
     }
     const request = recordRequest(event, eventKey, deps.hasher, startedAt);
-    // List membership is read alongside velocity (same round trip on a single node).
-    const [snapshot, lists] = await beforeDeadline(
-      () => Promise.all([deps.store.record(request), readLists(deps.operations, request, event.id)]),
-      deadline,
-      now,
-      deps.store,
-    );
+    // List membership is read alongside velocity (same round trip on a single node); without
+    // operations (replay, simulation) there are no lists to wait for.
+    const operations = deps.operations;
+    const [snapshot, lists] = operations
+      ? await beforeDeadline(() => Promise.all([deps.store.record(request), readLists(operations, request, event.id)]), deadline, now, deps.store)
+      : [await beforeDeadline(() => deps.store.record(request), deadline, now, deps.store), undefined];
     trace.features = buildFeatures(event, snapshot, deps.policy.readers, lists);
     const evaluation = evaluate(deps.policy, trace.features);
     trace.shadow = evaluation.shadow;
@@ -102,7 +101,7 @@ export async function decide(
       // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
       logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
     }
-    await openReview(event, decision, deps, deadline, now);
+    if (decision.decision === 'hold' && operations) await openReview(event, decision, deps, deadline, now);
     return decision;
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
