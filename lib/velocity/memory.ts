@@ -68,7 +68,15 @@ interface PreparedPlan {
 interface Pair {
   first: number;
   last: number;
-  trusted?: number;
+  trusted: number | undefined;
+}
+
+/**
+ * A time kept in a Map, in a holder updated in place: a number stored as a Map value is a new boxed
+ * number each time (a timestamp is no small integer), and each one outlives a young-generation GC.
+ */
+interface Seen {
+  last: number;
 }
 
 interface EntityState {
@@ -78,11 +86,11 @@ interface EntityState {
   boundAt?: number;
   unboundAt?: number;
   /** currency -> newest counted time in it (at most CURRENCY_CAP). */
-  currencies: Map<string, number>;
+  currencies: Map<string, Seen>;
   /** resolution index -> ring of bucket totals */
   rings: Ring[];
   /** plan.relations index -> member hash -> last seen (counted time) */
-  related: (Map<string, number> | undefined)[];
+  related: (Map<string, Seen> | undefined)[];
   /** plan.relations index -> at most the lowest last-seen time in that map (a scan for expired members is skipped above it). */
   relatedLow: number[];
   /** device hash -> pair */
@@ -301,7 +309,11 @@ export class MemoryVelocityStore implements VelocityStore {
         for (let k = 0; k < nAmounts; k++) sums[s * nAmounts + k] = saturatingAdd(sums[s * nAmounts + k]!, ownContribution(plan.amounts[k]!, request, untrusted));
       }
     }
-    if (counted && keepsCurrency) state.currencies.set(currency, Math.max(state.currencies.get(currency) ?? -Infinity, t));
+    if (counted && keepsCurrency) {
+      const seen = state.currencies.get(currency);
+      if (seen === undefined) state.currencies.set(currency, { last: t });
+      else if (t > seen.last) seen.last = t;
+    }
 
     let flags = isNew ? 1 : 0;
     const relations = plan.relations;
@@ -311,15 +323,17 @@ export class MemoryVelocityStore implements VelocityStore {
       if (member === undefined) continue;
       let set = state.related[i];
       if (!set) {
-        state.related[i] = set = new Map<string, number>();
+        state.related[i] = set = new Map<string, Seen>();
         state.relatedLow[i] = Infinity;
       }
       const cutoff = newest - retentionMs;
       const seen = set.get(member);
-      const novel = seen === undefined || seen <= cutoff;
+      const novel = seen === undefined || seen.last <= cutoff;
       if (novel) flags |= 1 << (i + 1);
-      const last = Math.max(seen ?? -Infinity, t);
-      set.set(member, last);
+      let last = t;
+      if (seen === undefined) set.set(member, { last });
+      else if (seen.last < t) seen.last = t;
+      else last = seen.last;
       // Times only grow, and a new member lowers the bound: it stays at or below the lowest time.
       if (last < state.relatedLow[i]!) state.relatedLow[i] = last;
       if (novel) {
@@ -339,7 +353,7 @@ export class MemoryVelocityStore implements VelocityStore {
     if (state.currencies.has(currency)) return true;
     if (state.currencies.size >= CURRENCY_CAP) {
       const cutoff = state.newest! - amountSpan(plan);
-      for (const [cur, last] of state.currencies) {
+      for (const [cur, { last }] of state.currencies) {
         if (last > cutoff) continue;
         state.currencies.delete(cur);
         // No live bucket holds it any more: its amount slots go too.
@@ -377,12 +391,22 @@ export class MemoryVelocityStore implements VelocityStore {
     if (device === undefined) return;
     const cutoff = newest - this.#plan.deviceRetentionMs;
     const found = state.pairs.get(device);
-    const valid = found !== undefined && found.last > cutoff;
     const strong = request.strongAuth;
-    const pair: Pair = valid
-      ? { first: Math.min(found.first, t), last: Math.max(found.last, t), ...((found.trusted !== undefined || strong) && { trusted: Math.min(found.trusted ?? Infinity, strong ? t : Infinity) }) }
-      : { first: t, last: t, ...(strong && { trusted: t }) };
-    if (found === undefined && state.pairs.size >= this.#limits.distinctCap) {
+    if (found !== undefined) {
+      // Updated in place (#pair hands out copies): a live pair widens, an expired one starts over.
+      if (found.last > cutoff) {
+        found.first = Math.min(found.first, t);
+        found.last = Math.max(found.last, t);
+        if (strong) found.trusted = Math.min(found.trusted ?? Infinity, t);
+      } else {
+        found.first = t;
+        found.last = t;
+        found.trusted = strong ? t : undefined;
+      }
+      return;
+    }
+    const pair: Pair = { first: t, last: t, trusted: strong ? t : undefined };
+    if (state.pairs.size >= this.#limits.distinctCap) {
       state.pairs.forEach((p, d) => {
         if (p.last <= cutoff) state.pairs.delete(d);
       });
@@ -450,7 +474,7 @@ export class MemoryVelocityStore implements VelocityStore {
       const set = state.related[i];
       ns.fill(0, 0, read.length);
       if (set) {
-        for (const last of set.values()) for (let w = 0; w < read.length; w++) if (last > t - read[w]!.ms) ns[w]!++;
+        for (const { last } of set.values()) for (let w = 0; w < read.length; w++) if (last > t - read[w]!.ms) ns[w]!++;
       }
       const counts: Record<string, number> = {};
       for (let w = 0; w < read.length; w++) counts[read[w]!.name] = ns[w]!;
@@ -480,12 +504,8 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   #create(kind: number, key: string): EntityState {
-    // Every field set from the start, in one order: one hidden class for all states, fields in the object itself.
+    // Times are added when first known (a field that starts undefined would box every time written to it).
     const state: EntityState = {
-      newest: undefined,
-      firstSeen: undefined,
-      boundAt: undefined,
-      unboundAt: undefined,
       currencies: new Map(),
       rings: [],
       related: [],
@@ -577,9 +597,9 @@ function markedFlags(marker: Marker, entity: EntityUpdate): number | undefined {
 }
 
 /** Deletes the members last seen at or before `cutoff`; returns the lowest time left (Infinity when none). */
-function forgetUpTo(set: Map<string, number>, cutoff: number): number {
+function forgetUpTo(set: Map<string, Seen>, cutoff: number): number {
   let low = Infinity;
-  set.forEach((last, m) => {
+  set.forEach(({ last }, m) => {
     if (last <= cutoff) set.delete(m);
     else if (last < low) low = last;
   });
@@ -611,15 +631,15 @@ function memberOf(entity: EntityUpdate, relation: EntityKind): string | undefine
  * Drops the `excess` lowest members (by last seen, then key bytes: a Redis sorted set's order);
  * the usual case, one over the cap, is one pass without sorting.
  */
-function dropLowest(set: Map<string, number>, excess: number): void {
+function dropLowest(set: Map<string, Seen>, excess: number): void {
   if (excess <= 0) return;
   if (excess > 1) {
-    for (const [m] of lowestFirst(set).slice(0, excess)) set.delete(m);
+    for (const [m] of lowestFirst(new Map([...set].map(([k, seen]) => [k, seen.last]))).slice(0, excess)) set.delete(m);
     return;
   }
   let lowKey: string | undefined;
   let lowValue = Infinity;
-  set.forEach((v, k) => {
+  set.forEach(({ last: v }, k) => {
     if (lowKey === undefined || v < lowValue || (v === lowValue && k < lowKey)) {
       lowKey = k;
       lowValue = v;
