@@ -93,6 +93,8 @@ export async function decide(
       degraded: false,
       ...decisionContext(event, startedAt),
     };
+    // The hour's decision stats are counted alongside the commit (same round trip), never delaying it.
+    const counted = countDecision(deps.operations, decision, evaluation.shadow, deadline, now);
     try {
       // Commit: the decision, and what depends on it (approved spend, device trust), once.
       const strongAuth = STRONG_AUTH.has(event.authMethod);
@@ -101,7 +103,11 @@ export async function decide(
       // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
       logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
     }
-    if (decision.decision === 'hold' && operations) await openReview(event, decision, deps, deadline, now);
+    // Without operations (replay, simulation) there is no count to wait for and no review to open.
+    if (operations) {
+      await counted;
+      if (decision.decision === 'hold') await openReview(event, decision, deps, deadline, now);
+    }
     return decision;
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
@@ -224,6 +230,13 @@ export function fallback(
  * List membership, or undefined (no list feature fires) when it cannot be read: velocity's own call
  * decides whether the decision degrades, so a store failure is reported exactly as without lists.
  */
+function countDecision(operations: DecisionOperations | undefined, decision: Decision, shadow: readonly string[], deadline: number, now: () => number): Promise<void> {
+  if (!operations) return Promise.resolve();
+  return beforeDeadline(() => operations.countDecision(decision, shadow), deadline, now).catch((error: Error) => {
+    logger.warn('decision not counted in the hourly stats', { eventId: decision.eventId, error: error.message });
+  });
+}
+
 function readLists(operations: DecisionOperations | undefined, request: RecordRequest, eventId: string): Promise<ListMembership | undefined> {
   if (!operations) return Promise.resolve(undefined);
   return operations.readLists(request.entities).catch((error: Error) => {
