@@ -80,6 +80,8 @@ interface Seen {
 }
 
 interface EntityState {
+  /** Its key in the state map (markers keep this string, not each event's own copy of it). */
+  key: string;
   /** Unset while the entity is only known from a binding (no payment yet). */
   newest?: number;
   firstSeen?: number;
@@ -221,7 +223,7 @@ export class MemoryVelocityStore implements VelocityStore {
       if (flags === undefined && first) {
         state ??= this.#create(kind, entity.key);
         flags = this.#count(state, plan, request, entity, t);
-        marker.push(entity.kind, entity.key, flags);
+        marker.push(entity.kind, state.key, flags);
         state.expiresAt = now + plan.ttlMs;
       }
       state ??= this.#create(kind, entity.key);
@@ -506,6 +508,7 @@ export class MemoryVelocityStore implements VelocityStore {
   #create(kind: number, key: string): EntityState {
     // Times are added when first known (a field that starts undefined would box every time written to it).
     const state: EntityState = {
+      key,
       currencies: new Map(),
       rings: [],
       related: [],
