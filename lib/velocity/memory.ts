@@ -135,6 +135,13 @@ export class MemoryVelocityStore implements VelocityStore {
   /** event key -> the novelty flags of its first count, per entity */
   readonly #markers = new Map<string, Expiring<Marker>>();
   readonly #decisions = new Map<string, EventRecord>();
+  /**
+   * The event record last looked up or written, while no record was dropped since (epoch): claim,
+   * commit and saveDecision of one event then look it up once. A key's record changes only by being
+   * dropped (expired, swept) and written anew, so while nothing was dropped the map holds this one.
+   */
+  #recent: { key: string | undefined; entry: EventRecord | undefined; epoch: number } = { key: undefined, entry: undefined, epoch: -1 };
+  #dropped = 0;
   readonly #prepared = new Map<EntityPlan, PreparedPlan>();
   /** Scratch for distinct counts per read window (no array per read). */
   readonly #distinct = new Float64Array(64);
@@ -171,7 +178,7 @@ export class MemoryVelocityStore implements VelocityStore {
   async claim(eventKey: string, now: number): Promise<Claim> {
     const existing = this.#event(eventKey);
     if (existing === undefined) {
-      this.#decisions.set(eventKey, { claimedAt: now, decision: undefined, expiresAt: this.#now() + this.#limits.decisionTtlMs });
+      this.#remember(eventKey, { claimedAt: now, decision: undefined, expiresAt: this.#now() + this.#limits.decisionTtlMs });
       return { state: 'claimed' };
     }
     if (existing.decision === undefined) {
@@ -191,8 +198,9 @@ export class MemoryVelocityStore implements VelocityStore {
   async saveDecision(eventKey: string, decision: Decision): Promise<void> {
     const json = JSON.stringify(decision);
     const expiresAt = this.#now() + this.#limits.decisionTtlMs;
-    const existing = this.#decisions.get(eventKey);
-    if (existing === undefined) this.#decisions.set(eventKey, { claimedAt: 0, decision: json, expiresAt });
+    const recent = this.#recent;
+    const existing = recent.key === eventKey && recent.epoch === this.#dropped ? recent.entry : this.#decisions.get(eventKey);
+    if (existing === undefined) this.#remember(eventKey, { claimedAt: 0, decision: json, expiresAt });
     else {
       existing.decision = json;
       existing.expiresAt = expiresAt;
@@ -274,6 +282,7 @@ export class MemoryVelocityStore implements VelocityStore {
     this.#epoch++;
     this.#markers.clear();
     this.#decisions.clear();
+    this.#dropped++;
   }
 
   #clock(request: RecordRequest): number {
@@ -523,11 +532,27 @@ export class MemoryVelocityStore implements VelocityStore {
 
   /** The event id's record while it lives. */
   #event(eventKey: string): EventRecord | undefined {
-    const entry = this.#decisions.get(eventKey);
+    const recent = this.#recent;
+    const entry = recent.key === eventKey && recent.epoch === this.#dropped ? recent.entry : this.#decisions.get(eventKey);
     if (!entry) return undefined;
-    if (entry.expiresAt > this.#now()) return entry;
+    if (entry.expiresAt > this.#now()) {
+      recent.key = eventKey;
+      recent.entry = entry;
+      recent.epoch = this.#dropped;
+      return entry;
+    }
     this.#decisions.delete(eventKey);
+    this.#dropped++;
     return undefined;
+  }
+
+  /** Writes a new event record (none is live under this key). */
+  #remember(eventKey: string, entry: EventRecord): void {
+    this.#decisions.set(eventKey, entry);
+    const recent = this.#recent;
+    recent.key = eventKey;
+    recent.entry = entry;
+    recent.epoch = this.#dropped;
   }
 
   #live<T>(map: Map<string, Expiring<T>>, key: string): T | undefined {
@@ -549,6 +574,7 @@ export class MemoryVelocityStore implements VelocityStore {
       size += map.size;
     }
     this.#epoch++;
+    this.#dropped++;
     this.#nextSweep = this.#writes + Math.max(SWEEP_EVERY, size);
   }
 }
