@@ -7,6 +7,7 @@
 import { StoreTimeoutError, StoreUnavailableError } from './errors.js';
 import { BINDING_KINDS, type Binding, ENTITY_KINDS, type Decision, type EntityKind, type PaymentEvent } from './events.js';
 import type { IdentityHasher } from './identity.js';
+import { isoTime } from './iso-time.js';
 import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
 import { type Features, buildFeatures } from './policy/features.js';
@@ -72,13 +73,12 @@ export async function decide(
       return first ? stored(first, trace) : await fallbackWithReview(event, deps, 'duplicate_in_flight', startedAt, trace);
     }
     const request = recordRequest(event, eventKey, deps.hasher, startedAt);
-    // List membership is read alongside velocity (same round trip on a single node).
-    const [snapshot, lists] = await beforeDeadline(
-      () => Promise.all([deps.store.record(request), readLists(deps.operations, request, event.id)]),
-      deadline,
-      now,
-      deps.store,
-    );
+    // List membership is read alongside velocity (same round trip on a single node); without
+    // operations (replay, simulation) there are no lists to wait for.
+    const operations = deps.operations;
+    const [snapshot, lists] = operations
+      ? await beforeDeadline(() => Promise.all([deps.store.record(request), readLists(operations, request, event.id)]), deadline, now, deps.store)
+      : [await beforeDeadline(() => deps.store.record(request), deadline, now, deps.store), undefined];
     trace.features = buildFeatures(event, snapshot, deps.policy.readers, lists);
     const evaluation = evaluate(deps.policy, trace.features);
     trace.shadow = evaluation.shadow;
@@ -93,6 +93,8 @@ export async function decide(
       degraded: false,
       ...decisionContext(event, startedAt),
     };
+    // The hour's decision stats are counted alongside the commit (same round trip), never delaying it.
+    const counted = countDecision(deps.operations, decision, evaluation.shadow, deadline, now);
     try {
       // Commit: the decision, and what depends on it (approved spend, device trust), once.
       const strongAuth = STRONG_AUTH.has(event.authMethod);
@@ -101,7 +103,11 @@ export async function decide(
       // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
       logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
     }
-    await openReview(event, decision, deps, deadline, now);
+    // Without operations (replay, simulation) there is no count to wait for and no review to open.
+    if (operations) {
+      await counted;
+      if (decision.decision === 'hold') await openReview(event, decision, deps, deadline, now);
+    }
     return decision;
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
@@ -141,40 +147,53 @@ const STRONG_AUTH: ReadonlySet<PaymentEvent['authMethod']> = new Set(['password'
  * `receivedAt` is when the request arrived: the velocity clock bounds the event's time by it.
  */
 export function recordRequest(event: PaymentEvent, eventKey: string, hasher: IdentityHasher, receivedAt?: number): RecordRequest {
-  const raw: Partial<Record<EntityKind, string>> = {
-    account: event.account.id,
-    linkedAccount: event.linkedAccount?.id,
-    device: event.device?.id,
-    ip: event.ip,
-    instrument: event.instrument?.id,
-    merchant: event.merchant.id,
-  };
-  // Plain loops in the entity kinds' order: this runs for every payment (a replay's hot path).
-  const hashed: Partial<Record<EntityKind, string>> = {};
-  const present: EntityKind[] = [];
-  for (const kind of ENTITY_KINDS) {
-    const id = raw[kind];
-    if (id === undefined) continue;
-    hashed[kind] = hasher.entity(kind, id);
-    present.push(kind);
+  // Plain loops over arrays in the entity kinds' order: this runs for every payment (a replay's hot path).
+  const hashed: (string | undefined)[] = [];
+  for (let i = 0; i < ENTITY_KINDS.length; i++) {
+    const kind = ENTITY_KINDS[i]!;
+    const id = rawEntityId(event, kind);
+    hashed.push(id === undefined ? undefined : hasher.entity(kind, id));
   }
-  const entities: EntityUpdate[] = present.map((kind) => {
+  const entities: EntityUpdate[] = [];
+  for (let i = 0; i < ENTITY_KINDS.length; i++) {
+    const key = hashed[i];
+    if (key === undefined) continue;
     const members: EntityUpdate['members'][number][] = [];
-    for (const relation of RELATIONS[kind]) {
-      const member = hashed[relation];
-      if (member !== undefined) members.push({ relation, member });
+    const relations = RELATION_INDEXES[i]!;
+    for (let r = 0; r < relations.length; r++) {
+      const member = hashed[relations[r]!];
+      if (member !== undefined) members.push({ relation: ENTITY_KINDS[relations[r]!]!, member });
     }
-    return { kind, key: hashed[kind]!, members };
-  });
-  return {
-    eventKey,
-    at: event.occurredAt,
-    ...(receivedAt !== undefined && { receivedAt }),
-    amountMinor: event.amount.minor,
-    currency: event.amount.currency,
-    passwordFree: event.authMethod === 'password_free',
-    entities,
-  };
+    entities.push({ kind: ENTITY_KINDS[i]!, key, members });
+  }
+  const at = event.occurredAt;
+  const amountMinor = event.amount.minor;
+  const currency = event.amount.currency;
+  const passwordFree = event.authMethod === 'password_free';
+  return receivedAt !== undefined
+    ? { eventKey, at, receivedAt, amountMinor, currency, passwordFree, entities }
+    : { eventKey, at, amountMinor, currency, passwordFree, entities };
+}
+
+/** Each entity kind's relations, as indexes into ENTITY_KINDS. */
+const RELATION_INDEXES: readonly (readonly number[])[] = ENTITY_KINDS.map((kind) => RELATIONS[kind].map((relation) => ENTITY_KINDS.indexOf(relation)));
+
+/** The event's raw id of an entity kind, if it has one. */
+function rawEntityId(event: PaymentEvent, kind: EntityKind): string | undefined {
+  switch (kind) {
+    case 'account':
+      return event.account.id;
+    case 'linkedAccount':
+      return event.linkedAccount?.id;
+    case 'device':
+      return event.device?.id;
+    case 'ip':
+      return event.ip;
+    case 'instrument':
+      return event.instrument?.id;
+    case 'merchant':
+      return event.merchant.id;
+  }
 }
 
 /**
@@ -211,6 +230,13 @@ export function fallback(
  * List membership, or undefined (no list feature fires) when it cannot be read: velocity's own call
  * decides whether the decision degrades, so a store failure is reported exactly as without lists.
  */
+function countDecision(operations: DecisionOperations | undefined, decision: Decision, shadow: readonly string[], deadline: number, now: () => number): Promise<void> {
+  if (!operations) return Promise.resolve();
+  return beforeDeadline(() => operations.countDecision(decision, shadow), deadline, now).catch((error: Error) => {
+    logger.warn('decision not counted in the hourly stats', { eventId: decision.eventId, error: error.message });
+  });
+}
+
 function readLists(operations: DecisionOperations | undefined, request: RecordRequest, eventId: string): Promise<ListMembership | undefined> {
   if (!operations) return Promise.resolve(undefined);
   return operations.readLists(request.entities).catch((error: Error) => {
@@ -225,8 +251,8 @@ export function decisionContext(event: PaymentEvent, receivedAt: number): Pick<D
     provider: event.provider,
     kind: event.kind,
     amount: event.amount,
-    occurredAt: new Date(event.occurredAt).toISOString(),
-    receivedAt: new Date(receivedAt).toISOString(),
+    occurredAt: isoTime(event.occurredAt),
+    receivedAt: isoTime(receivedAt),
     ...(event.reference && { reference: event.reference }),
   };
 }

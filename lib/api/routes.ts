@@ -162,11 +162,23 @@ const MAX_STATS_SPAN_MS = 8 * 24 * 3_600_000;
 
 const statsHolds: Handler = async (req, _, ctx) => {
   only(req.query, ['from', 'to']);
-  const toMs = timeOf(req.query, 'to') ?? ctx.operations.ctx.now();
-  const fromMs = timeOf(req.query, 'from') ?? toMs - 7 * 24 * 3_600_000;
+  const { fromMs, toMs } = statsWindow(req.query, ctx.operations.ctx.now());
+  return ok(await holdStats(ctx.operations, fromMs, toMs));
+};
+
+/** A stats window: `to` defaults to now, `from` to 7 days before it, at most 8 days long. */
+function statsWindow(query: ApiRequest['query'], nowMs: number): { fromMs: number; toMs: number } {
+  const toMs = timeOf(query, 'to') ?? nowMs;
+  const fromMs = timeOf(query, 'from') ?? toMs - 7 * 24 * 3_600_000;
   if (fromMs > toMs) throw new InvalidRequestError('from: must not be after to');
   if (toMs - fromMs > MAX_STATS_SPAN_MS) throw new InvalidRequestError('from: at most 8 days before to');
-  return ok(await holdStats(ctx.operations, fromMs, toMs));
+  return { fromMs, toMs };
+}
+
+const statsDecisions: Handler = async (req, _, ctx) => {
+  only(req.query, ['from', 'to']);
+  const { fromMs, toMs } = statsWindow(req.query, ctx.operations.ctx.now());
+  return ok(await ctx.operations.stats.read(fromMs, toMs));
 };
 
 const deliveries: Handler = async (req, { provider: p, eventId }, ctx) => {
@@ -198,6 +210,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'DELETE', pattern: ['lists', '{list}', '{entityKind}', '{id}'], scope: 'lists:write', handle: listEntry('delete') },
   { method: 'GET', pattern: ['audit'], scope: 'audit:read', handle: listAudit },
   { method: 'GET', pattern: ['stats', 'holds'], scope: 'decisions:read', handle: statsHolds },
+  { method: 'GET', pattern: ['stats', 'decisions'], scope: 'decisions:read', handle: statsDecisions },
   { method: 'GET', pattern: ['webhooks', 'failed'], scope: 'decisions:read', handle: listFailed },
   { method: 'POST', pattern: ['webhooks', 'failed', '{id}', 'retry'], scope: 'reviews:write', handle: retry },
 ];

@@ -58,6 +58,11 @@ export interface OpsBackend {
   hgetallMany(keys: readonly string[]): Promise<Record<string, string>[]>;
   /** Applies every write when every condition holds; false (nothing written) otherwise. */
   commit(commit: Commit): Promise<boolean>;
+  /**
+   * Adds to counters in one hash (HINCRBY each field, in order), and gives the hash `ttlMs` when
+   * this call created it. The first field must be in every call on that key (it tells a new hash).
+   */
+  count(key: string, increments: readonly (readonly [field: string, by: number])[], ttlMs: number): Promise<void>;
   /** Test and tool access: delete a stream entry / overwrite one (audit tamper tests). */
   xdel(key: string, id: string): Promise<void>;
   close(): Promise<void>;
@@ -82,6 +87,8 @@ export const opsKeys = {
   /** List entries (JSON) by entity hash, and their order for paging, per list and entity kind. */
   listEntries: (list: string, kindCode: string) => `rh:{ops}:le:${list}:${kindCode}`,
   listOrder: (list: string, kindCode: string) => `rh:{ops}:lo:${list}:${kindCode}`,
+  /** Decision counts of one UTC hour (lib/operations/stats.ts), by the hour's start in ms. */
+  decisionStats: (hourMs: number) => `rh:{ops}:st:${hourMs}`,
   /** Membership on the entity's own hash tag (velocity's tag), read in decide's round trip. */
   membership: (tag: string) => `rh:{${tag}}:l`,
 };

@@ -14,6 +14,7 @@ import type { OperationsConfig } from './config.js';
 import type { OpsContext } from './context.js';
 import { MemoryOpsBackend } from './memory.js';
 import { RedisOpsBackend } from './redis.js';
+import { DecisionStats } from './stats.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 
 export type EntityRef = { readonly kind: EntityKind; readonly key: string };
@@ -24,15 +25,23 @@ export interface DecisionOperations {
   readLists(entities: readonly EntityRef[]): Promise<ListMembership>;
   /** Opens the review of a hold (idempotent). Throws on store failure; decide logs it. */
   openReview(decision: Decision, entities: readonly EntityRef[]): Promise<void>;
+  /** Counts a first decision in its hour's stats (with the commit). Throws on store failure; decide logs it. */
+  countDecision(decision: Decision, shadow: readonly string[]): Promise<void>;
 }
 
 export class Operations implements DecisionOperations {
   readonly reviews: Reviews;
   readonly lists: Lists;
+  readonly stats: DecisionStats;
 
   constructor(readonly ctx: OpsContext) {
     this.reviews = new Reviews(ctx);
     this.lists = new Lists(ctx);
+    this.stats = new DecisionStats(ctx);
+  }
+
+  countDecision(decision: Decision, shadow: readonly string[]): Promise<void> {
+    return this.stats.count(decision, shadow);
   }
 
   readLists(entities: readonly EntityRef[]): Promise<ListMembership> {

@@ -116,6 +116,14 @@ export class MemoryOpsBackend implements OpsBackend {
     return true;
   }
 
+  async count(key: string, increments: readonly (readonly [string, number])[], ttlMs: number) {
+    if (increments.length === 0) return;
+    const existed = this.#typed(key, 'hash') !== undefined;
+    const hash = this.#create(key, 'hash', () => ({ type: 'hash', value: new Map() })).value;
+    for (const [field, by] of increments) hash.set(field, String(Number(hash.get(field) ?? 0) + by));
+    if (!existed) this.#keys.get(key)!.expiresAt = this.#now() + ttlMs;
+  }
+
   #apply(w: Write): void {
     const now = this.#now();
     switch (w.op) {

@@ -7,8 +7,12 @@ import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import type { Commit, OpsBackend, Write } from './backend.js';
 import commitLua from './scripts/commit.lua';
+import countLua from './scripts/count.lua';
 
-type Client = (Redis | Cluster) & { opsCommit(numberOfKeys: number, ...keysThenArgs: string[]): Promise<number> };
+type Client = (Redis | Cluster) & {
+  opsCommit(numberOfKeys: number, ...keysThenArgs: string[]): Promise<number>;
+  opsCount(numberOfKeys: number, ...keysThenArgs: string[]): Promise<number>;
+};
 
 export class RedisOpsBackend implements OpsBackend {
   readonly name = 'redis' as const;
@@ -20,6 +24,7 @@ export class RedisOpsBackend implements OpsBackend {
   /** `tag` replaces the `ops` hash tag (tests and tools that share a Redis keep their own operations data). */
   constructor(client: Redis | Cluster, { tag }: { tag?: string } = {}) {
     if (!('opsCommit' in client)) client.defineCommand('opsCommit', { lua: commitLua });
+    if (!('opsCount' in client)) client.defineCommand('opsCount', { lua: countLua });
     this.#client = client as Client;
     this.#cluster = (client as Cluster).isCluster === true;
     this.#tag = tag;
@@ -55,11 +60,11 @@ export class RedisOpsBackend implements OpsBackend {
     return this.#call(() => this.#client.hmget(this.#k(key), ...fields));
   }
 
-  /** One pipeline on a single node (one round trip); on a cluster, one command per entity slot, sent together. */
+  /** One pipeline on a single node (one round trip); on a cluster, one command per key, sent together. */
   async hgetallMany(keys: readonly string[]) {
     if (keys.length === 0) return [];
-    if (this.#cluster) return this.#call(() => Promise.all(keys.map((k) => this.#client.hgetall(k))));
-    const replies = await this.#call(() => keys.reduce((p, k) => p.hgetall(k), (this.#client as Redis).pipeline()).exec());
+    if (this.#cluster) return this.#call(() => Promise.all(keys.map((k) => this.#client.hgetall(this.#k(k)))));
+    const replies = await this.#call(() => keys.reduce((p, k) => p.hgetall(this.#k(k)), (this.#client as Redis).pipeline()).exec());
     return (replies ?? []).map(([error, value]) => {
       if (error) throw new StoreUnavailableError(`redis: ${error.message}`);
       return value as Record<string, string>;
@@ -119,6 +124,12 @@ export class RedisOpsBackend implements OpsBackend {
     if (spec.w.length === 0 && spec.c.length === 0) return true;
     const applied = await this.#call(() => this.#client.opsCommit(keys.length, ...keys, JSON.stringify(spec)));
     return applied === 1;
+  }
+
+  async count(key: string, increments: readonly (readonly [string, number])[], ttlMs: number) {
+    if (increments.length === 0) return;
+    const args = [String(ttlMs), ...increments.flatMap(([field, by]) => [field, String(by)])];
+    await this.#call(() => this.#client.opsCount(1, this.#k(key), ...args));
   }
 
   async close() {

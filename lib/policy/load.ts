@@ -136,7 +136,7 @@ function compileCondition(raw: unknown, path: string, ctx: CompileContext): Pred
       return never;
     }
     const parts = list.map((c, i) => compileCondition(c, `${path}.${group}[${i}]`, ctx));
-    return group === 'all' ? (f) => parts.every((p) => p(f)) : (f) => parts.some((p) => p(f));
+    return group === 'all' ? allOf(parts) : anyOf(parts);
   }
   if ('not' in body) {
     if (keys.length !== 1) ctx.errors(`${path}: "not" stands alone; found also ${keys.filter((k) => k !== 'not').join(', ')}`);
@@ -144,6 +144,21 @@ function compileCondition(raw: unknown, path: string, ctx: CompileContext): Pred
     return (f) => !inner(f);
   }
   return compileLeaf(raw, path, ctx);
+}
+
+// every / some as plain loops: no closure per evaluation (a replay evaluates millions).
+function allOf(parts: readonly Predicate[]): Predicate {
+  return (f) => {
+    for (let i = 0; i < parts.length; i++) if (!parts[i]!(f)) return false;
+    return true;
+  };
+}
+
+function anyOf(parts: readonly Predicate[]): Predicate {
+  return (f) => {
+    for (let i = 0; i < parts.length; i++) if (parts[i]!(f)) return true;
+    return false;
+  };
 }
 
 function compileLeaf(raw: object, path: string, ctx: CompileContext): Predicate {

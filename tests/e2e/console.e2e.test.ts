@@ -210,10 +210,17 @@ describe('review console in a real browser', { timeout: 300_000 }, () => {
     await page.getByRole('button', { name: 'Queue' }).click();
     await eventually(() => page.locator('#queue tbody').textContent()).toContain('blocked-entity');
 
-    // The chart of holds per hour by rule draws.
-    await page.getByRole('button', { name: 'Holds per hour' }).click();
+    // The chart of decisions and holds per hour by rule draws: the burst's approvals and holds, the list's hold.
+    await page.getByRole('button', { name: 'Decisions per hour' }).click();
     await page.locator('#chart canvas').waitFor();
     await eventually(() => page.locator('#chart-summary').textContent()).toContain('blocked-entity');
+    const [, decisions, holds] = (await page.locator('#chart-summary').textContent())!.match(/(\d+) decisions and (\d+) holds/)!.map(Number);
+    expect(decisions).toBeGreaterThanOrEqual(8); // the burst's 7 payments and the blocked device's one
+    expect(holds).toBeGreaterThanOrEqual(2);
+    expect(holds).toBeLessThan(decisions!);
+    const blockedRow = page.locator('#chart-rules tbody tr', { hasText: 'blocked-entity' });
+    expect(Number(await blockedRow.locator('td').nth(1).textContent())).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('.u-legend').textContent()).toContain('holds');
     await page.screenshot({ path: join(SCREENSHOTS, 'chart.png'), fullPage: true });
     await axe(page);
     expect(cspViolations).toEqual([]);

@@ -4,6 +4,9 @@
  * deliveries, audit entries about one target; their input errors and scopes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { opsKeys } from '../../lib/operations/backend.js';
+import { RedisOpsBackend } from '../../lib/operations/redis.js';
+import { DECISION_STATS_TTL_MS } from '../../lib/operations/stats.js';
 import { deliverDue } from '../../lib/outbox/deliver.js';
 import { type OpsHarness, TOKENS, genericEvent, heldEvent, opsHarness } from '../support/operations.js';
 import { type Receiver, startReceiver } from '../support/receiver.js';
@@ -51,6 +54,67 @@ describe.each(STORE_KINDS)('console reads on the %s store', (kind) => {
     // A window before the holds counts none of them.
     const old = await h.api('GET', `/v1/stats/holds?from=${new Date(Date.now() - 5 * HOUR).toISOString()}&to=${new Date(Date.now() - 4 * HOUR).toISOString()}`);
     expect(old.body.data.reduce((n: number, b: { holds: number }) => n + b.holds, 0)).toBe(0);
+  });
+
+  it('counts decisions, holds and rule hits per UTC hour, approvals included; a retry is not counted again', async () => {
+    type Hour = { hour: string; decisions: number; holds: number; byRule: Record<string, { fired: number; held: number; shadow: number }> };
+    const hourOf = (ms: number) => new Date(Math.floor(ms / HOUR) * HOUR).toISOString();
+    const current = (body: { data: Hour[] }): Hour => body.data.find((b) => b.hour === hourOf(Date.now())) ?? { hour: '', decisions: 0, holds: 0, byRule: {} };
+    const before = await h.api('GET', '/v1/stats/decisions');
+    expect(before.status).toBe(200);
+    const start = current(before.body);
+    const approved = genericEvent();
+    expect((await h.send(approved)).body.decision).toBe('approve');
+    expect((await h.send(approved)).body.decision).toBe('approve'); // a provider retry: answered from the stored decision
+    expect((await h.send(genericEvent())).body.decision).toBe('approve');
+    await hold();
+    const after = await h.api('GET', '/v1/stats/decisions');
+    expect(after.status).toBe(200);
+    expect(after.body.data.length).toBeGreaterThanOrEqual(168);
+    expect(after.body.data.length).toBeLessThanOrEqual(170);
+    expect(after.body.rules).toContain('blocked-entity');
+    const now = current(after.body);
+    // Unless the hour turned between the reads, the current hour gained exactly two approvals (the retry is not counted) and one hold.
+    if (hourOf(Date.parse(before.body.to)) === hourOf(Date.parse(after.body.to))) {
+      expect(now.decisions - start.decisions).toBe(3);
+      expect(now.holds - start.holds).toBe(1);
+      expect(now.byRule['blocked-entity']!.held - (start.byRule['blocked-entity']?.held ?? 0)).toBe(1);
+    }
+    expect(now.byRule['blocked-entity']).toMatchObject({ fired: now.byRule['blocked-entity']!.held });
+    expect(after.body.totals.decisions).toBe(after.body.data.reduce((n: number, b: Hour) => n + b.decisions, 0));
+    expect(after.body.totals.holds).toBeGreaterThanOrEqual(1);
+    // A window before them counts none; the same window checks as the holds stats; the scope is decisions:read.
+    const old = await h.api('GET', `/v1/stats/decisions?from=${new Date(Date.now() - 5 * HOUR).toISOString()}&to=${new Date(Date.now() - 4 * HOUR).toISOString()}`);
+    expect(old.body.totals).toMatchObject({ decisions: 0, holds: 0 });
+    expect(old.body.data).toHaveLength(2);
+    expect((await h.api('GET', `/v1/stats/decisions?from=${new Date(Date.now() - 9 * 24 * HOUR).toISOString()}`)).body.error.message).toMatch(/^from: at most 8 days/);
+    expect((await h.api('GET', '/v1/stats/decisions?rule=x')).body.error.message).toMatch(/^rule: unknown query parameter/);
+    expect((await h.api('GET', '/v1/stats/decisions', { token: TOKENS.reader!.token })).status).toBe(200);
+    expect((await h.api('GET', '/v1/stats/decisions', { token: null })).status).toBe(401);
+  });
+
+  it("keeps an hour's decision counts 8 days from the hour's first decision, whatever comes later", async () => {
+    const receivedAt = new Date(Date.now() - 2 * 24 * HOUR);
+    const decision = { eventId: 'evt_stats', decision: 'hold' as const, score: 100, reasons: [{ rule: 'r1', message: 'm' }], features: {}, policyVersion: 'p', degraded: false as const, receivedAt: receivedAt.toISOString() };
+    await h.ops.stats.count(decision, ['shadow-1']);
+    await h.ops.stats.count({ ...decision, decision: 'approve' }, []);
+    const read = await h.ops.stats.read(receivedAt.getTime(), receivedAt.getTime());
+    expect(read.data).toEqual([
+      { hour: new Date(Math.floor(receivedAt.getTime() / HOUR) * HOUR).toISOString(), decisions: 2, holds: 1, byRule: { r1: { fired: 2, held: 1, shadow: 0 }, 'shadow-1': { fired: 0, held: 0, shadow: 1 } } },
+    ]);
+    const key = opsKeys.decisionStats(Math.floor(receivedAt.getTime() / HOUR) * HOUR);
+    if (h.backend instanceof RedisOpsBackend) {
+      const ttl = await h.backend.client.pttl(h.backend.keyOf(key));
+      expect(ttl).toBeGreaterThan(DECISION_STATS_TTL_MS - 60_000);
+      expect(ttl).toBeLessThanOrEqual(DECISION_STATS_TTL_MS);
+    } else {
+      h.clock.offsetMs = DECISION_STATS_TTL_MS - 60_000;
+      await h.ops.stats.count({ ...decision, decision: 'approve' }, []); // does not extend the TTL
+      expect((await h.ops.stats.read(receivedAt.getTime(), receivedAt.getTime())).totals.decisions).toBe(3);
+      h.clock.offsetMs = DECISION_STATS_TTL_MS + 1_000;
+      expect((await h.ops.stats.read(receivedAt.getTime(), receivedAt.getTime())).totals.decisions).toBe(0);
+      h.clock.offsetMs = 0;
+    }
   });
 
   it('refuses a bad stats window, naming the field', async () => {

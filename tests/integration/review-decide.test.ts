@@ -81,6 +81,7 @@ describe('reviews opened by decide', () => {
     const operations: DecisionOperations = {
       readLists: (e) => real.readLists(e),
       openReview: (d, e) => (crash ? Promise.reject(new StoreUnavailableError('container died')) : real.openReview(d, e)),
+      countDecision: (d, s) => real.countDecision(d, s),
     };
     const deps: DecideDeps = { store, policy, hasher, deadlineMs: 500, onStoreFailure: 'hold', operations };
     const event = payment();
@@ -92,5 +93,9 @@ describe('reviews opened by decide', () => {
     const retried = await decide(event, deps);
     expect(retried).toMatchObject({ decision: 'hold', degraded: false });
     expect(await real.reviews.get('alipay', event.id)).toMatchObject({ status: 'open', decision: retried });
+    // The hourly stats counted the payment once: the retry was answered from the stored decision.
+    const at = Date.parse(retried.receivedAt!);
+    const stats = await real.stats.read(at, at);
+    expect(stats.totals).toMatchObject({ decisions: 1, holds: 1, byRule: { 'blocked-entity': { fired: 1, held: 1, shadow: 0 } } });
   });
 });

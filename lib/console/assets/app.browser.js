@@ -305,26 +305,35 @@
   async function loadChart() {
     const to = new Date();
     const from = new Date(to.getTime() - 7 * 86400_000);
-    const stats = await guarded(() => api('GET', `/v1/stats/holds?${new URLSearchParams({ from: from.toISOString(), to: to.toISOString() })}`));
+    const stats = await guarded(() => api('GET', `/v1/stats/decisions?${new URLSearchParams({ from: from.toISOString(), to: to.toISOString() })}`));
     if (!stats) return;
     const xs = stats.data.map((b) => Date.parse(b.hour) / 1000);
-    const series = [{}, { label: 'all holds', stroke: '#1b1b1b', width: 2 }];
-    const palette = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#f0e442'];
-    const data = [xs, stats.data.map((b) => b.holds)];
-    stats.rules.forEach((rule, i) => {
-      series.push({ label: rule, stroke: palette[i % palette.length], width: 1.5 });
-      data.push(stats.data.map((b) => b.byRule[rule] || 0));
+    const series = [{}, { label: 'decisions', stroke: '#1b1b1b', width: 2 }, { label: 'holds', stroke: '#a50e0e', width: 2, dash: [6, 3] }];
+    const palette = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#7a5c00'];
+    const data = [xs, stats.data.map((b) => b.decisions), stats.data.map((b) => b.holds)];
+    // One line per rule that fired (shadow-only rules are in the table): how many decisions it fired in.
+    const fired = stats.rules.filter((rule) => stats.totals.byRule[rule].fired > 0);
+    fired.forEach((rule, i) => {
+      series.push({ label: `${rule} (fired)`, stroke: palette[i % palette.length], width: 1.5 });
+      data.push(stats.data.map((b) => (b.byRule[rule] ? b.byRule[rule].fired : 0)));
     });
-    const total = stats.data.reduce((n, b) => n + b.holds, 0);
+    const t = stats.totals;
+    const share = t.decisions > 0 ? ` (${((100 * t.holds) / t.decisions).toFixed(2)}%)` : '';
     $('chart-summary').textContent =
-      `${total} holds from ${stats.from} to ${stats.to}; rules: ${stats.rules.join(', ') || 'none'}. ` +
-      `Holds are kept in the index since ${stats.indexedFrom} (the decision TTL)${stats.truncated ? '; the count stopped at its cap' : ''}.`;
+      `${t.decisions} decisions and ${t.holds} holds${share} from ${stats.from} to ${stats.to}; ` +
+      `rules that fired: ${fired.join(', ') || 'none'}.`;
+    $('chart-rules').querySelector('tbody').replaceChildren(
+      ...stats.rules.map((rule) => {
+        const c = t.byRule[rule];
+        return h('tr', {}, h('th', { scope: 'row', text: rule }), h('td', { class: 'num', text: c.fired }), h('td', { class: 'num', text: c.held }), h('td', { class: 'num', text: c.shadow }));
+      }),
+    );
     const target = $('chart');
     if (state.chart) state.chart.destroy();
     target.replaceChildren();
     if (typeof window.uPlot !== 'function') return show('The chart library did not load.', 'error');
     const width = Math.max(320, Math.min(1100, target.clientWidth || 900));
-    state.chart = new window.uPlot({ width, height: 320, series, axes: [{}, { label: 'holds per hour' }], scales: { x: { time: true } } }, data, target);
+    state.chart = new window.uPlot({ width, height: 320, series, axes: [{}, { label: 'per hour' }], scales: { x: { time: true } } }, data, target);
   }
 
   // ---- views and wiring ----
