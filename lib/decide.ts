@@ -7,6 +7,7 @@
 import { StoreTimeoutError, StoreUnavailableError } from './errors.js';
 import { BINDING_KINDS, type Binding, ENTITY_KINDS, type Decision, type EntityKind, type PaymentEvent } from './events.js';
 import type { IdentityHasher } from './identity.js';
+import { isoTime } from './iso-time.js';
 import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
 import { type Features, buildFeatures } from './policy/features.js';
@@ -61,10 +62,12 @@ export async function decide(
   try {
     const request = recordRequest(event, eventKey, deps.hasher, startedAt);
     const store = deps.store;
+    // Without operations (replay, simulation) there are no lists to read or wait for.
+    const operations = deps.operations;
     // Claim and record in one round trip where the store can (one script call on a single node),
     // list membership alongside; else claim, then record (nothing is sent past the deadline).
     let [{ claim, snapshot }, lists] = store.claimRecord
-      ? await beforeDeadline(() => Promise.all([store.claimRecord!(request, now()), readLists(deps.operations, request, event.id)]), deadline, now, store)
+      ? await beforeDeadline(() => Promise.all([store.claimRecord!(request, now()), readLists(operations, request, event.id)]), deadline, now, store)
       : [{ claim: await beforeDeadline(() => store.claim(eventKey, now()), deadline, now, store) } as ClaimRecord, undefined];
     if (claim.state === 'decided') {
       // A retry of a hold: its review may be missing (a crash right after storing the decision).
@@ -78,7 +81,9 @@ export async function decide(
       return first ? stored(first, trace) : await fallbackWithReview(event, deps, 'duplicate_in_flight', startedAt, trace);
     }
     if (!snapshot) {
-      [snapshot, lists] = await beforeDeadline(() => Promise.all([store.record(request), readLists(deps.operations, request, event.id)]), deadline, now, store);
+      [snapshot, lists] = operations
+        ? await beforeDeadline(() => Promise.all([store.record(request), readLists(operations, request, event.id)]), deadline, now, store)
+        : [await beforeDeadline(() => store.record(request), deadline, now, store), undefined];
     }
     trace.features = buildFeatures(event, snapshot, deps.policy.readers, lists);
     const evaluation = evaluate(deps.policy, trace.features);
@@ -104,8 +109,11 @@ export async function decide(
       // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
       logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
     }
-    await counted;
-    await openReview(event, decision, deps, deadline, now);
+    // Without operations (replay, simulation) there is no count to wait for and no review to open.
+    if (operations) {
+      await counted;
+      if (decision.decision === 'hold') await openReview(event, decision, deps, deadline, now);
+    }
     return decision;
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
@@ -145,40 +153,53 @@ const STRONG_AUTH: ReadonlySet<PaymentEvent['authMethod']> = new Set(['password'
  * `receivedAt` is when the request arrived: the velocity clock bounds the event's time by it.
  */
 export function recordRequest(event: PaymentEvent, eventKey: string, hasher: IdentityHasher, receivedAt?: number): RecordRequest {
-  const raw: Partial<Record<EntityKind, string>> = {
-    account: event.account.id,
-    linkedAccount: event.linkedAccount?.id,
-    device: event.device?.id,
-    ip: event.ip,
-    instrument: event.instrument?.id,
-    merchant: event.merchant.id,
-  };
-  // Plain loops in the entity kinds' order: this runs for every payment (a replay's hot path).
-  const hashed: Partial<Record<EntityKind, string>> = {};
-  const present: EntityKind[] = [];
-  for (const kind of ENTITY_KINDS) {
-    const id = raw[kind];
-    if (id === undefined) continue;
-    hashed[kind] = hasher.entity(kind, id);
-    present.push(kind);
+  // Plain loops over arrays in the entity kinds' order: this runs for every payment (a replay's hot path).
+  const hashed: (string | undefined)[] = [];
+  for (let i = 0; i < ENTITY_KINDS.length; i++) {
+    const kind = ENTITY_KINDS[i]!;
+    const id = rawEntityId(event, kind);
+    hashed.push(id === undefined ? undefined : hasher.entity(kind, id));
   }
-  const entities: EntityUpdate[] = present.map((kind) => {
+  const entities: EntityUpdate[] = [];
+  for (let i = 0; i < ENTITY_KINDS.length; i++) {
+    const key = hashed[i];
+    if (key === undefined) continue;
     const members: EntityUpdate['members'][number][] = [];
-    for (const relation of RELATIONS[kind]) {
-      const member = hashed[relation];
-      if (member !== undefined) members.push({ relation, member });
+    const relations = RELATION_INDEXES[i]!;
+    for (let r = 0; r < relations.length; r++) {
+      const member = hashed[relations[r]!];
+      if (member !== undefined) members.push({ relation: ENTITY_KINDS[relations[r]!]!, member });
     }
-    return { kind, key: hashed[kind]!, members };
-  });
-  return {
-    eventKey,
-    at: event.occurredAt,
-    ...(receivedAt !== undefined && { receivedAt }),
-    amountMinor: event.amount.minor,
-    currency: event.amount.currency,
-    passwordFree: event.authMethod === 'password_free',
-    entities,
-  };
+    entities.push({ kind: ENTITY_KINDS[i]!, key, members });
+  }
+  const at = event.occurredAt;
+  const amountMinor = event.amount.minor;
+  const currency = event.amount.currency;
+  const passwordFree = event.authMethod === 'password_free';
+  return receivedAt !== undefined
+    ? { eventKey, at, receivedAt, amountMinor, currency, passwordFree, entities }
+    : { eventKey, at, amountMinor, currency, passwordFree, entities };
+}
+
+/** Each entity kind's relations, as indexes into ENTITY_KINDS. */
+const RELATION_INDEXES: readonly (readonly number[])[] = ENTITY_KINDS.map((kind) => RELATIONS[kind].map((relation) => ENTITY_KINDS.indexOf(relation)));
+
+/** The event's raw id of an entity kind, if it has one. */
+function rawEntityId(event: PaymentEvent, kind: EntityKind): string | undefined {
+  switch (kind) {
+    case 'account':
+      return event.account.id;
+    case 'linkedAccount':
+      return event.linkedAccount?.id;
+    case 'device':
+      return event.device?.id;
+    case 'ip':
+      return event.ip;
+    case 'instrument':
+      return event.instrument?.id;
+    case 'merchant':
+      return event.merchant.id;
+  }
 }
 
 /**
@@ -236,8 +257,8 @@ export function decisionContext(event: PaymentEvent, receivedAt: number): Pick<D
     provider: event.provider,
     kind: event.kind,
     amount: event.amount,
-    occurredAt: new Date(event.occurredAt).toISOString(),
-    receivedAt: new Date(receivedAt).toISOString(),
+    occurredAt: isoTime(event.occurredAt),
+    receivedAt: isoTime(receivedAt),
     ...(event.reference && { reference: event.reference }),
   };
 }

@@ -3,7 +3,7 @@
  * keeps exactly the semantics of record.lua and commit.lua (same clock, rings, caps, trimming and
  * plan) and passes the same contract suite and the differential test. State lives in this process only.
  */
-import type { Decision, EntityKind } from '../events.js';
+import { type Decision, ENTITY_KINDS, type EntityKind } from '../events.js';
 import {
   CURRENCY_CAP,
   type EntityPlan,
@@ -11,7 +11,6 @@ import {
   type StorePlan,
   amountSpan,
   planOf,
-  readResolution,
 } from './plan.js';
 import {
   type BindingRequest,
@@ -25,7 +24,6 @@ import {
   type VelocitySnapshot,
   type VelocityStore,
   DEFAULT_LIMITS,
-  KIND_CODE,
 } from './store.js';
 import { MAX_SUM, saturatingAdd, velocityClock } from './windows.js';
 
@@ -49,32 +47,54 @@ interface AmountSlots {
   sums: Float64Array;
 }
 
-/** A read of the plan with its metric's place worked out once. */
+/** A read of the plan with its metric's place and its window's own resolution worked out once. */
 interface PreparedRead {
   metric: Metric;
   window: EntityPlan['reads'][number]['window'];
   amount: boolean;
   k: number;
+  /** readResolution's starting point: the resolution with the window's bucket size. */
+  own: number;
+}
+
+/** What the hot paths need of an entity's plan, worked out once per store. */
+interface PreparedPlan {
+  reads: PreparedRead[];
+  /** Index of approvedCount in plan.counts, of approvedAmount in plan.amounts (-1: not kept). */
+  approvedCount: number;
+  approvedAmount: number;
 }
 
 interface Pair {
   first: number;
   last: number;
-  trusted?: number;
+  trusted: number | undefined;
+}
+
+/**
+ * A time kept in a Map, in a holder updated in place: a number stored as a Map value is a new boxed
+ * number each time (a timestamp is no small integer), and each one outlives a young-generation GC.
+ */
+interface Seen {
+  last: number;
 }
 
 interface EntityState {
+  /** Its key in the state map (markers keep this string, not each event's own copy of it). */
+  key: string;
   /** Unset while the entity is only known from a binding (no payment yet). */
   newest?: number;
   firstSeen?: number;
   boundAt?: number;
   unboundAt?: number;
   /** currency -> newest counted time in it (at most CURRENCY_CAP). */
-  currencies: Map<string, number>;
+  currencies: Map<string, Seen>;
   /** resolution index -> ring of bucket totals */
   rings: Ring[];
-  /** relation -> member hash -> last seen (counted time) */
-  related: Map<EntityKind, Map<string, number>>;
+  /** plan.relations index -> member hash -> last seen (counted time) */
+  related: (Map<string, Seen> | undefined)[];
+  /** plan.relations index -> at most the lowest last-seen time in that map (a scan for expired members is skipped above it). */
+  relatedLow: number[];
   /** device hash -> pair */
   pairs: Map<string, Pair>;
   expiresAt: number;
@@ -85,6 +105,23 @@ interface Expiring<T> {
   expiresAt: number;
 }
 
+/** An event id's record: claimed at `claimedAt` until its decision (JSON) is stored. */
+interface EventRecord {
+  claimedAt: number;
+  decision: string | undefined;
+  expiresAt: number;
+}
+
+/**
+ * The novelty flags of an event's first count, per entity: [kind, key, flags] triples of the first
+ * request (only the first request writes a marker). Flags: bit 0 the entity is new, bit i + 1 the
+ * member of plan relation i is new to it.
+ */
+type Marker = (string | number)[];
+
+/** Entity kind -> its index in ENTITY_KINDS (one state map per kind: no "kind:key" string built per lookup). */
+const KIND_INDEX: Readonly<Record<EntityKind, number>> = Object.fromEntries(ENTITY_KINDS.map((k, i) => [k, i])) as Record<EntityKind, number>;
+
 const SWEEP_EVERY = 1_000;
 const AMOUNT = new Set<Metric>(['amount', 'passwordFreeAmount', 'untrustedPasswordFreeAmount', 'approvedAmount']);
 
@@ -93,11 +130,25 @@ export class MemoryVelocityStore implements VelocityStore {
   readonly #limits: StoreLimits;
   readonly #plan: StorePlan;
   readonly #now: () => number;
-  readonly #entities = new Map<string, EntityState>();
-  /** event key -> the novelty flags of its first count, per entity tag */
-  readonly #markers = new Map<string, Expiring<Map<string, string>>>();
-  readonly #decisions = new Map<string, Expiring<string>>();
-  readonly #reads = new Map<EntityPlan, PreparedRead[]>();
+  /** ENTITY_KINDS index -> entity key -> state */
+  readonly #entities: Map<string, EntityState>[] = ENTITY_KINDS.map(() => new Map<string, EntityState>());
+  /** event key -> the novelty flags of its first count, per entity */
+  readonly #markers = new Map<string, Expiring<Marker>>();
+  readonly #decisions = new Map<string, EventRecord>();
+  /**
+   * The event record last looked up or written, while no record was dropped since (epoch): claim,
+   * commit and saveDecision of one event then look it up once. A key's record changes only by being
+   * dropped (expired, swept) and written anew, so while nothing was dropped the map holds this one.
+   */
+  #recent: { key: string | undefined; entry: EventRecord | undefined; epoch: number } = { key: undefined, entry: undefined, epoch: -1 };
+  #dropped = 0;
+  readonly #prepared = new Map<EntityPlan, PreparedPlan>();
+  /** Scratch for distinct counts per read window (no array per read). */
+  readonly #distinct = new Float64Array(64);
+  /** Bumped whenever an entity state is created or dropped: while unchanged, a key finds the same state. */
+  #epoch = 0;
+  /** What the last record() found, by position in its request's entities, for a commit() of the same request. */
+  #recorded: { entities: readonly EntityUpdate[] | undefined; states: (EntityState | undefined)[]; epoch: number } = { entities: undefined, states: [], epoch: -1 };
   #writes = 0;
   /** The next sweep: after as many writes as there are entries (amortised constant cost per write). */
   #nextSweep = SWEEP_EVERY;
@@ -107,37 +158,53 @@ export class MemoryVelocityStore implements VelocityStore {
     this.#plan = planOf(limits);
     this.#now = now;
     for (const plan of Object.values(this.#plan.entities)) {
-      this.#reads.set(
-        plan,
-        plan.reads.map(({ metric, window }) => {
+      this.#prepared.set(plan, {
+        reads: plan.reads.map(({ metric, window }) => {
           const amount = AMOUNT.has(metric);
-          return { metric, window, amount, k: amount ? plan.amounts.indexOf(metric as never) : plan.counts.indexOf(metric as never) };
+          return {
+            metric,
+            window,
+            amount,
+            k: amount ? plan.amounts.indexOf(metric as never) : plan.counts.indexOf(metric as never),
+            own: plan.resolutions.findIndex((r) => r.bucketMs === window.bucketMs),
+          };
         }),
-      );
+        approvedCount: plan.counts.indexOf('approvedCount'),
+        approvedAmount: plan.amounts.indexOf('approvedAmount'),
+      });
     }
   }
 
   async claim(eventKey: string, now: number): Promise<Claim> {
-    const existing = this.#live(this.#decisions, eventKey);
+    const existing = this.#event(eventKey);
     if (existing === undefined) {
-      this.#decisions.set(eventKey, { value: `P${now}`, expiresAt: this.#now() + this.#limits.decisionTtlMs });
+      this.#remember(eventKey, { claimedAt: now, decision: undefined, expiresAt: this.#now() + this.#limits.decisionTtlMs });
       return { state: 'claimed' };
     }
-    if (existing.startsWith('P')) {
-      if (now - Number(existing.slice(1)) < this.#limits.claimStaleMs) return { state: 'pending' };
-      this.#decisions.set(eventKey, { value: `P${now}`, expiresAt: this.#now() + this.#limits.decisionTtlMs });
+    if (existing.decision === undefined) {
+      if (now - existing.claimedAt < this.#limits.claimStaleMs) return { state: 'pending' };
+      existing.claimedAt = now;
+      existing.expiresAt = this.#now() + this.#limits.decisionTtlMs;
       return { state: 'takeover' };
     }
-    return { state: 'decided', decision: JSON.parse(existing) as Decision };
+    return { state: 'decided', decision: JSON.parse(existing.decision) as Decision };
   }
 
   async readDecision(eventKey: string): Promise<Decision | undefined> {
-    const value = this.#live(this.#decisions, eventKey);
-    return value === undefined || value.startsWith('P') ? undefined : (JSON.parse(value) as Decision);
+    const decision = this.#event(eventKey)?.decision;
+    return decision === undefined ? undefined : (JSON.parse(decision) as Decision);
   }
 
   async saveDecision(eventKey: string, decision: Decision): Promise<void> {
-    this.#decisions.set(eventKey, { value: JSON.stringify(decision), expiresAt: this.#now() + this.#limits.decisionTtlMs });
+    const json = JSON.stringify(decision);
+    const expiresAt = this.#now() + this.#limits.decisionTtlMs;
+    const recent = this.#recent;
+    const existing = recent.key === eventKey && recent.epoch === this.#dropped ? recent.entry : this.#decisions.get(eventKey);
+    if (existing === undefined) this.#remember(eventKey, { claimedAt: 0, decision: json, expiresAt });
+    else {
+      existing.decision = json;
+      existing.expiresAt = expiresAt;
+    }
   }
 
   async record(request: RecordRequest): Promise<VelocitySnapshot> {
@@ -147,37 +214,51 @@ export class MemoryVelocityStore implements VelocityStore {
     let marker = this.#live(this.#markers, request.eventKey);
     const first = marker === undefined;
     if (!marker) {
-      marker = new Map();
+      marker = [];
       this.#markers.set(request.eventKey, { value: marker, expiresAt: now + this.#limits.decisionTtlMs });
     }
     const snapshot: VelocitySnapshot = {};
-    for (const entity of request.entities) {
+    const recorded = this.#recorded;
+    const entities = request.entities;
+    for (let i = 0; i < entities.length; i++) {
+      const entity = entities[i]!;
+      recorded.states[i] = undefined;
       const plan = this.#plan.entities[entity.kind];
       if (!plan) continue;
-      const tag = `${KIND_CODE[entity.kind]}:${entity.key}`;
-      let flags = marker.get(tag);
-      let state = this.#entity(tag, now);
+      const kind = KIND_INDEX[entity.kind];
+      let flags = markedFlags(marker, entity);
+      let state = this.#entity(kind, entity.key, now);
       if (flags === undefined && first) {
-        state ??= this.#create(tag);
+        state ??= this.#create(kind, entity.key);
         flags = this.#count(state, plan, request, entity, t);
-        marker.set(tag, flags);
+        marker.push(entity.kind, state.key, flags);
         state.expiresAt = now + plan.ttlMs;
       }
-      snapshot[entity.kind] = this.#read(state ?? this.#create(tag), plan, request, entity, t, flags ?? '');
+      state ??= this.#create(kind, entity.key);
+      recorded.states[i] = state;
+      snapshot[entity.kind] = this.#read(state, plan, request, entity, t, flags ?? 0);
     }
+    recorded.entities = entities;
+    recorded.epoch = this.#epoch;
     return snapshot;
   }
 
   async commit(request: CommitRequest): Promise<void> {
-    const stored = this.#live(this.#decisions, request.eventKey);
-    if (stored !== undefined && !stored.startsWith('P')) return; // committed already
+    if (this.#event(request.eventKey)?.decision !== undefined) return; // committed already
     if (request.decision.decision === 'approve') {
       const t = this.#clock(request);
       const now = this.#now();
-      for (const entity of request.entities) {
+      const recorded = this.#recorded;
+      // The states the record() of this very request found, while no state came or went since: the ones a lookup finds.
+      const same = recorded.entities === request.entities && recorded.epoch === this.#epoch;
+      const entities = request.entities;
+      for (let i = 0; i < entities.length; i++) {
+        const entity = entities[i]!;
         const plan = this.#plan.entities[entity.kind];
-        const state = plan && this.#entity(`${KIND_CODE[entity.kind]}:${entity.key}`, now);
-        if (!plan || !state || state.newest === undefined) continue;
+        if (!plan) continue;
+        const cached = same ? recorded.states[i] : undefined;
+        const state = cached !== undefined && cached.expiresAt > now ? cached : this.#entity(KIND_INDEX[entity.kind], entity.key, now);
+        if (!state || state.newest === undefined) continue;
         this.#approve(state, plan, request, entity, t);
         state.expiresAt = now + plan.ttlMs;
       }
@@ -188,8 +269,8 @@ export class MemoryVelocityStore implements VelocityStore {
   async recordBinding(request: BindingRequest): Promise<void> {
     const now = this.#now();
     for (const entity of request.entities) {
-      const tag = `${KIND_CODE[entity.kind]}:${entity.key}`;
-      const state = this.#entity(tag, now) ?? this.#create(tag);
+      const kind = KIND_INDEX[entity.kind];
+      const state = this.#entity(kind, entity.key, now) ?? this.#create(kind, entity.key);
       if (request.state === 'bound') state.boundAt = Math.max(state.boundAt ?? -Infinity, request.at);
       else state.unboundAt = Math.max(state.unboundAt ?? -Infinity, request.at);
       state.expiresAt = Math.max(state.expiresAt, now + (this.#plan.entities[entity.kind]?.ttlMs ?? 86_400_000));
@@ -197,17 +278,19 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   async close(): Promise<void> {
-    this.#entities.clear();
+    for (const map of this.#entities) map.clear();
+    this.#epoch++;
     this.#markers.clear();
     this.#decisions.clear();
+    this.#dropped++;
   }
 
   #clock(request: RecordRequest): number {
     return velocityClock(request.at, request.receivedAt ?? request.at, this.#limits.maxEventLagMs ?? DEFAULT_LIMITS.maxEventLagMs);
   }
 
-  /** First count of an event on one entity; returns its novelty flags (entity, then each kept relation). */
-  #count(state: EntityState, plan: EntityPlan, request: RecordRequest, entity: EntityUpdate, t: number): string {
+  /** First count of an event on one entity; returns its novelty flags (bit 0 the entity, bit i + 1 kept relation i). */
+  #count(state: EntityState, plan: EntityPlan, request: RecordRequest, entity: EntityUpdate, t: number): number {
     const isNew = state.newest === undefined;
     const newest = Math.max(state.newest ?? -Infinity, t);
     // Rings move with the entity's newest time: slots of buckets that fell out count as absent.
@@ -237,24 +320,36 @@ export class MemoryVelocityStore implements VelocityStore {
         for (let k = 0; k < nAmounts; k++) sums[s * nAmounts + k] = saturatingAdd(sums[s * nAmounts + k]!, ownContribution(plan.amounts[k]!, request, untrusted));
       }
     }
-    if (counted && keepsCurrency) state.currencies.set(currency, Math.max(state.currencies.get(currency) ?? -Infinity, t));
+    if (counted && keepsCurrency) {
+      const seen = state.currencies.get(currency);
+      if (seen === undefined) state.currencies.set(currency, { last: t });
+      else if (t > seen.last) seen.last = t;
+    }
 
-    let flags = isNew ? '1' : '0';
-    for (const { relation, retentionMs } of plan.relations) {
+    let flags = isNew ? 1 : 0;
+    const relations = plan.relations;
+    for (let i = 0; i < relations.length; i++) {
+      const { relation, retentionMs } = relations[i]!;
       const member = memberOf(entity, relation);
-      if (member === undefined) {
-        flags += '0';
-        continue;
+      if (member === undefined) continue;
+      let set = state.related[i];
+      if (!set) {
+        state.related[i] = set = new Map<string, Seen>();
+        state.relatedLow[i] = Infinity;
       }
-      let set = state.related.get(relation);
-      if (!set) state.related.set(relation, (set = new Map<string, number>()));
       const cutoff = newest - retentionMs;
       const seen = set.get(member);
-      const novel = seen === undefined || seen <= cutoff;
-      flags += novel ? '1' : '0';
-      set.set(member, Math.max(seen ?? -Infinity, t));
+      const novel = seen === undefined || seen.last <= cutoff;
+      if (novel) flags |= 1 << (i + 1);
+      let last = t;
+      if (seen === undefined) set.set(member, { last });
+      else if (seen.last < t) seen.last = t;
+      else last = seen.last;
+      // Times only grow, and a new member lowers the bound: it stays at or below the lowest time.
+      if (last < state.relatedLow[i]!) state.relatedLow[i] = last;
       if (novel) {
-        for (const [m, last] of set) if (last <= cutoff) set.delete(m);
+        // Forget members last seen at or before the cutoff (none when the lowest time is after it).
+        if (state.relatedLow[i]! <= cutoff) state.relatedLow[i] = forgetUpTo(set, cutoff);
         dropLowest(set, set.size - this.#limits.distinctCap);
       }
     }
@@ -269,7 +364,7 @@ export class MemoryVelocityStore implements VelocityStore {
     if (state.currencies.has(currency)) return true;
     if (state.currencies.size >= CURRENCY_CAP) {
       const cutoff = state.newest! - amountSpan(plan);
-      for (const [cur, last] of state.currencies) {
+      for (const [cur, { last }] of state.currencies) {
         if (last > cutoff) continue;
         state.currencies.delete(cur);
         // No live bucket holds it any more: its amount slots go too.
@@ -282,8 +377,7 @@ export class MemoryVelocityStore implements VelocityStore {
   /** Approved spend and device trust, written by commit. */
   #approve(state: EntityState, plan: EntityPlan, request: CommitRequest, entity: EntityUpdate, t: number): void {
     const newest = state.newest!;
-    const counts = plan.counts.indexOf('approvedCount');
-    const amounts = plan.amounts.indexOf('approvedAmount');
+    const { approvedCount: counts, approvedAmount: amounts } = this.#prepared.get(plan)!;
     if (counts >= 0 || amounts >= 0) {
       const nCounts = plan.counts.length;
       for (let i = 0; i < plan.resolutions.length; i++) {
@@ -308,13 +402,25 @@ export class MemoryVelocityStore implements VelocityStore {
     if (device === undefined) return;
     const cutoff = newest - this.#plan.deviceRetentionMs;
     const found = state.pairs.get(device);
-    const valid = found !== undefined && found.last > cutoff;
     const strong = request.strongAuth;
-    const pair: Pair = valid
-      ? { first: Math.min(found.first, t), last: Math.max(found.last, t), ...((found.trusted !== undefined || strong) && { trusted: Math.min(found.trusted ?? Infinity, strong ? t : Infinity) }) }
-      : { first: t, last: t, ...(strong && { trusted: t }) };
-    if (found === undefined && state.pairs.size >= this.#limits.distinctCap) {
-      for (const [d, p] of state.pairs) if (p.last <= cutoff) state.pairs.delete(d);
+    if (found !== undefined) {
+      // Updated in place (#pair hands out copies): a live pair widens, an expired one starts over.
+      if (found.last > cutoff) {
+        found.first = Math.min(found.first, t);
+        found.last = Math.max(found.last, t);
+        if (strong) found.trusted = Math.min(found.trusted ?? Infinity, t);
+      } else {
+        found.first = t;
+        found.last = t;
+        found.trusted = strong ? t : undefined;
+      }
+      return;
+    }
+    const pair: Pair = { first: t, last: t, trusted: strong ? t : undefined };
+    if (state.pairs.size >= this.#limits.distinctCap) {
+      state.pairs.forEach((p, d) => {
+        if (p.last <= cutoff) state.pairs.delete(d);
+      });
       const excess = state.pairs.size - this.#limits.distinctCap + 1;
       if (excess > 0) {
         const last = new Map([...state.pairs].map(([d, p]) => [d, p.last]));
@@ -324,9 +430,14 @@ export class MemoryVelocityStore implements VelocityStore {
     state.pairs.set(device, pair);
   }
 
+  /** As !pair || pair.trustedAt === undefined on #pair, without building the pair's facts. */
   #untrusted(state: EntityState, plan: EntityPlan, entity: EntityUpdate): boolean {
-    const pair = this.#pair(state, plan, entity);
-    return !pair || pair.trustedAt === undefined;
+    if (!plan.pairs) return true;
+    const device = memberOf(entity, 'device');
+    if (device === undefined) return true;
+    const pair = state.pairs.get(device);
+    if (!pair || pair.last <= (state.newest ?? -Infinity) - this.#plan.deviceRetentionMs) return true;
+    return pair.trusted === undefined;
   }
 
   #pair(state: EntityState, plan: EntityPlan, entity: EntityUpdate): PairFacts | null | undefined {
@@ -338,14 +449,14 @@ export class MemoryVelocityStore implements VelocityStore {
     return { firstSeenAt: pair.first, lastSeenAt: pair.last, ...(pair.trusted !== undefined && { trustedAt: pair.trusted }) };
   }
 
-  #read(state: EntityState, plan: EntityPlan, request: RecordRequest, entity: EntityUpdate, t: number, flags: string): EntityVelocity {
+  #read(state: EntityState, plan: EntityPlan, request: RecordRequest, entity: EntityUpdate, t: number, flags: number): EntityVelocity {
     const newest = state.newest ?? t;
     const untrusted = request.passwordFree && this.#untrusted(state, plan, entity);
     const windows: EntityVelocity['windows'] = {};
     const nCounts = plan.counts.length;
     const nAmounts = plan.amounts.length;
-    for (const { metric, window, amount, k } of this.#reads.get(plan)!) {
-      const ri = readResolution(plan, window, t, newest, amount);
+    for (const { metric, window, amount, k, own } of this.#prepared.get(plan)!.reads) {
+      const ri = resolutionFor(plan, own, window.ms, t, newest, amount);
       const r = plan.resolutions[ri]!;
       const ring = state.rings[ri];
       // Buckets from the window's start on, among those still in the ring.
@@ -365,46 +476,83 @@ export class MemoryVelocityStore implements VelocityStore {
     }
     const distinct: EntityVelocity['distinct'] = {};
     const newRelations: EntityVelocity['newRelations'] = {};
-    plan.relations.forEach(({ relation, windows: read }, i) => {
-      newRelations[relation] = flags[i + 1] === '1';
-      if (read.length === 0) return;
-      const set = state.related.get(relation);
-      const ns = new Array<number>(read.length).fill(0);
+    const relations = plan.relations;
+    const ns = this.#distinct;
+    for (let i = 0; i < relations.length; i++) {
+      const { relation, windows: read } = relations[i]!;
+      newRelations[relation] = (flags & (1 << (i + 1))) !== 0;
+      if (read.length === 0) continue;
+      const set = state.related[i];
+      ns.fill(0, 0, read.length);
       if (set) {
-        for (const last of set.values()) for (let w = 0; w < read.length; w++) if (last > t - read[w]!.ms) ns[w]!++;
+        for (const { last } of set.values()) for (let w = 0; w < read.length; w++) if (last > t - read[w]!.ms) ns[w]!++;
       }
       const counts: Record<string, number> = {};
       for (let w = 0; w < read.length; w++) counts[read[w]!.name] = ns[w]!;
       distinct[relation] = counts;
-    });
+    }
     const bound = state.boundAt !== undefined && (state.unboundAt === undefined || state.unboundAt < state.boundAt);
     const pair = this.#pair(state, plan, entity);
-    return {
-      isNew: flags[0] === '1',
-      firstSeenAt: state.firstSeen ?? t,
-      newestAt: newest,
-      countedAt: t,
-      ...(bound && { boundAt: state.boundAt }),
-      windows,
-      distinct,
-      newRelations,
-      ...(pair !== undefined && { device: pair }),
-    };
+    const isNew = (flags & 1) !== 0;
+    const firstSeenAt = state.firstSeen ?? t;
+    // Written out in the order of the type (boundAt and device only when there are some).
+    const velocity: EntityVelocity = bound
+      ? { isNew, firstSeenAt, newestAt: newest, countedAt: t, boundAt: state.boundAt!, windows, distinct, newRelations }
+      : { isNew, firstSeenAt, newestAt: newest, countedAt: t, windows, distinct, newRelations };
+    if (pair !== undefined) velocity.device = pair;
+    return velocity;
   }
 
-  #entity(tag: string, now: number): EntityState | undefined {
-    const state = this.#entities.get(tag);
+  #entity(kind: number, key: string, now: number): EntityState | undefined {
+    const map = this.#entities[kind]!;
+    const state = map.get(key);
     if (state && state.expiresAt <= now) {
-      this.#entities.delete(tag);
+      map.delete(key);
+      this.#epoch++;
       return undefined;
     }
     return state;
   }
 
-  #create(tag: string): EntityState {
-    const state: EntityState = { currencies: new Map(), rings: [], related: new Map(), pairs: new Map(), expiresAt: 0 };
-    this.#entities.set(tag, state);
+  #create(kind: number, key: string): EntityState {
+    // Times are added when first known (a field that starts undefined would box every time written to it).
+    const state: EntityState = {
+      key,
+      currencies: new Map(),
+      rings: [],
+      related: [],
+      relatedLow: [],
+      pairs: new Map(),
+      expiresAt: 0,
+    };
+    this.#entities[kind]!.set(key, state);
+    this.#epoch++;
     return state;
+  }
+
+  /** The event id's record while it lives. */
+  #event(eventKey: string): EventRecord | undefined {
+    const recent = this.#recent;
+    const entry = recent.key === eventKey && recent.epoch === this.#dropped ? recent.entry : this.#decisions.get(eventKey);
+    if (!entry) return undefined;
+    if (entry.expiresAt > this.#now()) {
+      recent.key = eventKey;
+      recent.entry = entry;
+      recent.epoch = this.#dropped;
+      return entry;
+    }
+    this.#decisions.delete(eventKey);
+    this.#dropped++;
+    return undefined;
+  }
+
+  /** Writes a new event record (none is live under this key). */
+  #remember(eventKey: string, entry: EventRecord): void {
+    this.#decisions.set(eventKey, entry);
+    const recent = this.#recent;
+    recent.key = eventKey;
+    recent.entry = entry;
+    recent.epoch = this.#dropped;
   }
 
   #live<T>(map: Map<string, Expiring<T>>, key: string): T | undefined {
@@ -418,10 +566,16 @@ export class MemoryVelocityStore implements VelocityStore {
   /** Drops expired entries so a long local run stays bounded. */
   #sweep(): void {
     const now = this.#now();
-    for (const map of [this.#entities, this.#markers, this.#decisions] as Map<string, { expiresAt: number }>[]) {
-      for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
+    let size = 0;
+    for (const map of [...this.#entities, this.#markers, this.#decisions] as Map<string, { expiresAt: number }>[]) {
+      map.forEach((entry, key) => {
+        if (entry.expiresAt <= now) map.delete(key);
+      });
+      size += map.size;
     }
-    this.#nextSweep = this.#writes + Math.max(SWEEP_EVERY, this.#entities.size + this.#markers.size + this.#decisions.size);
+    this.#epoch++;
+    this.#dropped++;
+    this.#nextSweep = this.#writes + Math.max(SWEEP_EVERY, size);
   }
 }
 
@@ -465,6 +619,38 @@ function amountSlots(ring: Ring, currency: string, slots: number, nAmounts: numb
   return found.sums;
 }
 
+/** The flags a marker holds for this entity, if its first request counted it. */
+function markedFlags(marker: Marker, entity: EntityUpdate): number | undefined {
+  for (let i = 0; i < marker.length; i += 3) if (marker[i] === entity.kind && marker[i + 1] === entity.key) return marker[i + 2] as number;
+  return undefined;
+}
+
+/** Deletes the members last seen at or before `cutoff`; returns the lowest time left (Infinity when none). */
+function forgetUpTo(set: Map<string, Seen>, cutoff: number): number {
+  let low = Infinity;
+  set.forEach(({ last }, m) => {
+    if (last <= cutoff) set.delete(m);
+    else if (last < low) low = last;
+  });
+  return low;
+}
+
+/**
+ * readResolution (plan.ts) with the window's own resolution found once: the own bucket size when
+ * its ring still holds the bucket of t - W, else the next by span that does, else the longest.
+ */
+function resolutionFor(plan: EntityPlan, own: number, windowMs: number, t: number, newest: number, amount: boolean): number {
+  const resolutions = plan.resolutions;
+  let last = own;
+  for (let i = own; i < resolutions.length; i++) {
+    const r = resolutions[i]!;
+    if (amount && !r.amounts) continue;
+    if (Math.floor((t - windowMs) / r.bucketMs) > Math.floor(newest / r.bucketMs) - r.slots) return i;
+    last = i;
+  }
+  return last;
+}
+
 function memberOf(entity: EntityUpdate, relation: EntityKind): string | undefined {
   for (const m of entity.members) if (m.relation === relation) return m.member;
   return undefined;
@@ -474,20 +660,20 @@ function memberOf(entity: EntityUpdate, relation: EntityKind): string | undefine
  * Drops the `excess` lowest members (by last seen, then key bytes: a Redis sorted set's order);
  * the usual case, one over the cap, is one pass without sorting.
  */
-function dropLowest(set: Map<string, number>, excess: number): void {
+function dropLowest(set: Map<string, Seen>, excess: number): void {
   if (excess <= 0) return;
   if (excess > 1) {
-    for (const [m] of lowestFirst(set).slice(0, excess)) set.delete(m);
+    for (const [m] of lowestFirst(new Map([...set].map(([k, seen]) => [k, seen.last]))).slice(0, excess)) set.delete(m);
     return;
   }
   let lowKey: string | undefined;
   let lowValue = Infinity;
-  for (const [k, v] of set) {
+  set.forEach(({ last: v }, k) => {
     if (lowKey === undefined || v < lowValue || (v === lowValue && k < lowKey)) {
       lowKey = k;
       lowValue = v;
     }
-  }
+  });
   if (lowKey !== undefined) set.delete(lowKey);
 }
 
