@@ -105,10 +105,14 @@ interface Expiring<T> {
   expiresAt: number;
 }
 
-/** An event id's record: claimed at `claimedAt` until its decision (JSON) is stored. */
+/**
+ * An event id's record: claimed at `claimedAt` until its decision is stored. The decision object
+ * itself is kept (decide never changes a decision once made), and a read hands out its JSON round
+ * trip: the same copy Redis returns, without serialising every decision for the rare retry.
+ */
 interface EventRecord {
   claimedAt: number;
-  decision: string | undefined;
+  decision: Decision | undefined;
   expiresAt: number;
 }
 
@@ -187,22 +191,21 @@ export class MemoryVelocityStore implements VelocityStore {
       existing.expiresAt = this.#now() + this.#limits.decisionTtlMs;
       return { state: 'takeover' };
     }
-    return { state: 'decided', decision: JSON.parse(existing.decision) as Decision };
+    return { state: 'decided', decision: copyOf(existing.decision) };
   }
 
   async readDecision(eventKey: string): Promise<Decision | undefined> {
     const decision = this.#event(eventKey)?.decision;
-    return decision === undefined ? undefined : (JSON.parse(decision) as Decision);
+    return decision === undefined ? undefined : copyOf(decision);
   }
 
   async saveDecision(eventKey: string, decision: Decision): Promise<void> {
-    const json = JSON.stringify(decision);
     const expiresAt = this.#now() + this.#limits.decisionTtlMs;
     const recent = this.#recent;
     const existing = recent.key === eventKey && recent.epoch === this.#dropped ? recent.entry : this.#decisions.get(eventKey);
-    if (existing === undefined) this.#remember(eventKey, { claimedAt: 0, decision: json, expiresAt });
+    if (existing === undefined) this.#remember(eventKey, { claimedAt: 0, decision, expiresAt });
     else {
-      existing.decision = json;
+      existing.decision = decision;
       existing.expiresAt = expiresAt;
     }
   }
@@ -577,6 +580,11 @@ export class MemoryVelocityStore implements VelocityStore {
     this.#dropped++;
     this.#nextSweep = this.#writes + Math.max(SWEEP_EVERY, size);
   }
+}
+
+/** A stored decision as a store hands it out: its JSON round trip (what Redis returns), never the kept object. */
+function copyOf(decision: Decision): Decision {
+  return JSON.parse(JSON.stringify(decision)) as Decision;
 }
 
 /** What one event adds to a metric at record time (approved metrics are added by commit). */
