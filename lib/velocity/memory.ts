@@ -100,11 +100,6 @@ interface EntityState {
   expiresAt: number;
 }
 
-interface Expiring<T> {
-  value: T;
-  expiresAt: number;
-}
-
 /**
  * An event id's record: claimed at `claimedAt` until its decision is stored. The decision object
  * itself is kept (decide never changes a decision once made), and a read hands out its JSON round
@@ -113,7 +108,14 @@ interface Expiring<T> {
 interface EventRecord {
   claimedAt: number;
   decision: Decision | undefined;
+  /** The claim and decision live until then (-Infinity: neither, only a marker). */
   expiresAt: number;
+  /**
+   * The novelty flags of the event's first count, kept here (one entry per event id, not two maps):
+   * live until markerExpiresAt, set once by the first record() and never extended.
+   */
+  marker: Marker | undefined;
+  markerExpiresAt: number;
 }
 
 /**
@@ -136,8 +138,7 @@ export class MemoryVelocityStore implements VelocityStore {
   readonly #now: () => number;
   /** ENTITY_KINDS index -> entity key -> state */
   readonly #entities: Map<string, EntityState>[] = ENTITY_KINDS.map(() => new Map<string, EntityState>());
-  /** event key -> the novelty flags of its first count, per entity */
-  readonly #markers = new Map<string, Expiring<Marker>>();
+  /** event key -> its claim, decision and the novelty flags of its first count */
   readonly #decisions = new Map<string, EventRecord>();
   /**
    * The event record last looked up or written, while no record was dropped since (epoch): claim,
@@ -182,7 +183,15 @@ export class MemoryVelocityStore implements VelocityStore {
   async claim(eventKey: string, now: number): Promise<Claim> {
     const existing = this.#event(eventKey);
     if (existing === undefined) {
-      this.#remember(eventKey, { claimedAt: now, decision: undefined, expiresAt: this.#now() + this.#limits.decisionTtlMs });
+      const expiresAt = this.#now() + this.#limits.decisionTtlMs;
+      const entry = this.#entry(eventKey);
+      if (entry === undefined) this.#remember(eventKey, { claimedAt: now, decision: undefined, expiresAt, marker: undefined, markerExpiresAt: -Infinity });
+      else {
+        // Only its marker (or a lapsed claim) was left: the claim starts afresh.
+        entry.claimedAt = now;
+        entry.decision = undefined;
+        entry.expiresAt = expiresAt;
+      }
       return { state: 'claimed' };
     }
     if (existing.decision === undefined) {
@@ -201,9 +210,8 @@ export class MemoryVelocityStore implements VelocityStore {
 
   async saveDecision(eventKey: string, decision: Decision): Promise<void> {
     const expiresAt = this.#now() + this.#limits.decisionTtlMs;
-    const recent = this.#recent;
-    const existing = recent.key === eventKey && recent.epoch === this.#dropped ? recent.entry : this.#decisions.get(eventKey);
-    if (existing === undefined) this.#remember(eventKey, { claimedAt: 0, decision, expiresAt });
+    const existing = this.#entry(eventKey);
+    if (existing === undefined) this.#remember(eventKey, { claimedAt: 0, decision, expiresAt, marker: undefined, markerExpiresAt: -Infinity });
     else {
       existing.decision = decision;
       existing.expiresAt = expiresAt;
@@ -214,11 +222,17 @@ export class MemoryVelocityStore implements VelocityStore {
     if (++this.#writes >= this.#nextSweep) this.#sweep();
     const t = this.#clock(request);
     const now = this.#now();
-    let marker = this.#live(this.#markers, request.eventKey);
+    const entry = this.#entry(request.eventKey);
+    let marker = entry !== undefined && entry.markerExpiresAt > now ? entry.marker : undefined;
     const first = marker === undefined;
     if (!marker) {
       marker = [];
-      this.#markers.set(request.eventKey, { value: marker, expiresAt: now + this.#limits.decisionTtlMs });
+      const markerExpiresAt = now + this.#limits.decisionTtlMs;
+      if (entry === undefined) this.#remember(request.eventKey, { claimedAt: 0, decision: undefined, expiresAt: -Infinity, marker, markerExpiresAt });
+      else {
+        entry.marker = marker;
+        entry.markerExpiresAt = markerExpiresAt;
+      }
     }
     const snapshot: VelocitySnapshot = {};
     const recorded = this.#recorded;
@@ -283,7 +297,6 @@ export class MemoryVelocityStore implements VelocityStore {
   async close(): Promise<void> {
     for (const map of this.#entities) map.clear();
     this.#epoch++;
-    this.#markers.clear();
     this.#decisions.clear();
     this.#dropped++;
   }
@@ -534,19 +547,23 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   /** The event id's record while it lives. */
+  /** The event id's record while its claim or decision lives (its marker alone does not count). */
   #event(eventKey: string): EventRecord | undefined {
+    const entry = this.#entry(eventKey);
+    return entry !== undefined && entry.expiresAt > this.#now() ? entry : undefined;
+  }
+
+  /** The event id's entry, live or not (the sweep drops it once its claim, decision and marker all expired). */
+  #entry(eventKey: string): EventRecord | undefined {
     const recent = this.#recent;
-    const entry = recent.key === eventKey && recent.epoch === this.#dropped ? recent.entry : this.#decisions.get(eventKey);
-    if (!entry) return undefined;
-    if (entry.expiresAt > this.#now()) {
+    if (recent.key === eventKey && recent.epoch === this.#dropped) return recent.entry;
+    const entry = this.#decisions.get(eventKey);
+    if (entry !== undefined) {
       recent.key = eventKey;
       recent.entry = entry;
       recent.epoch = this.#dropped;
-      return entry;
     }
-    this.#decisions.delete(eventKey);
-    this.#dropped++;
-    return undefined;
+    return entry;
   }
 
   /** Writes a new event record (none is live under this key). */
@@ -558,24 +575,25 @@ export class MemoryVelocityStore implements VelocityStore {
     recent.epoch = this.#dropped;
   }
 
-  #live<T>(map: Map<string, Expiring<T>>, key: string): T | undefined {
-    const entry = map.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt > this.#now()) return entry.value;
-    map.delete(key);
-    return undefined;
-  }
-
   /** Drops expired entries so a long local run stays bounded. */
   #sweep(): void {
     const now = this.#now();
     let size = 0;
-    for (const map of [...this.#entities, this.#markers, this.#decisions] as Map<string, { expiresAt: number }>[]) {
+    for (const map of this.#entities) {
       map.forEach((entry, key) => {
         if (entry.expiresAt <= now) map.delete(key);
       });
       size += map.size;
     }
+    this.#decisions.forEach((entry, key) => {
+      if (entry.markerExpiresAt <= now) {
+        if (entry.expiresAt <= now) this.#decisions.delete(key);
+        else entry.marker = undefined;
+      } else if (entry.expiresAt <= now) {
+        entry.decision = undefined;
+      }
+    });
+    size += this.#decisions.size;
     this.#epoch++;
     this.#dropped++;
     this.#nextSweep = this.#writes + Math.max(SWEEP_EVERY, size);
