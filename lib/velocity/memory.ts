@@ -209,6 +209,10 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   async saveDecision(eventKey: string, decision: Decision): Promise<void> {
+    this.#save(eventKey, decision);
+  }
+
+  #save(eventKey: string, decision: Decision): void {
     const expiresAt = this.#now() + this.#limits.decisionTtlMs;
     const existing = this.#entry(eventKey);
     if (existing === undefined) this.#remember(eventKey, { claimedAt: 0, decision, expiresAt, marker: undefined, markerExpiresAt: -Infinity });
@@ -280,7 +284,7 @@ export class MemoryVelocityStore implements VelocityStore {
         state.expiresAt = now + plan.ttlMs;
       }
     }
-    await this.saveDecision(request.eventKey, request.decision);
+    this.#save(request.eventKey, request.decision); // saveDecision without a second promise per commit
   }
 
   async recordBinding(request: BindingRequest): Promise<void> {
