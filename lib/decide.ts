@@ -155,24 +155,32 @@ const STRONG_AUTH: ReadonlySet<PaymentEvent['authMethod']> = new Set(['password'
  */
 export function recordRequest(event: PaymentEvent, eventKey: string, hasher: IdentityHasher, receivedAt?: number): RecordRequest {
   // Plain loops over arrays in the entity kinds' order: this runs for every payment (a replay's hot path).
-  const hashed: (string | undefined)[] = [];
+  // Arrays are made at their final length: the first push on [] reserves 17 slots.
+  const hashed = HASHED_SCRATCH;
+  let present = 0;
   for (let i = 0; i < ENTITY_KINDS.length; i++) {
     const kind = ENTITY_KINDS[i]!;
     const id = rawEntityId(event, kind);
-    hashed.push(id === undefined ? undefined : hasher.entity(kind, id));
+    hashed[i] = id === undefined ? undefined : hasher.entity(kind, id);
+    if (id !== undefined) present++;
   }
-  const entities: EntityUpdate[] = [];
+  const entities = new Array<EntityUpdate>(present);
+  let e = 0;
   for (let i = 0; i < ENTITY_KINDS.length; i++) {
     const key = hashed[i];
     if (key === undefined) continue;
-    const members: EntityUpdate['members'][number][] = [];
     const relations = RELATION_INDEXES[i]!;
+    let n = 0;
+    for (let r = 0; r < relations.length; r++) if (hashed[relations[r]!] !== undefined) n++;
+    const members = new Array<EntityUpdate['members'][number]>(n);
+    n = 0;
     for (let r = 0; r < relations.length; r++) {
       const member = hashed[relations[r]!];
-      if (member !== undefined) members.push({ relation: ENTITY_KINDS[relations[r]!]!, member });
+      if (member !== undefined) members[n++] = { relation: ENTITY_KINDS[relations[r]!]!, member };
     }
-    entities.push({ kind: ENTITY_KINDS[i]!, key, members });
+    entities[e++] = { kind: ENTITY_KINDS[i]!, key, members };
   }
+  hashed.fill(undefined);
   const at = event.occurredAt;
   const amountMinor = event.amount.minor;
   const currency = event.amount.currency;
@@ -189,6 +197,9 @@ function commitRequest(request: RecordRequest, decision: Decision, strongAuth: b
     ? { eventKey, at, receivedAt, amountMinor, currency, passwordFree, entities, decision, strongAuth }
     : { eventKey, at, amountMinor, currency, passwordFree, entities, decision, strongAuth };
 }
+
+/** recordRequest's hashed ids by kind (synchronous, emptied after each use). */
+const HASHED_SCRATCH: (string | undefined)[] = ENTITY_KINDS.map(() => undefined);
 
 /** Each entity kind's relations, as indexes into ENTITY_KINDS. */
 const RELATION_INDEXES: readonly (readonly number[])[] = ENTITY_KINDS.map((kind) => RELATIONS[kind].map((relation) => ENTITY_KINDS.indexOf(relation)));
