@@ -34,18 +34,17 @@ import { MAX_SUM, saturatingAdd, velocityClock } from './windows.js';
  * dropping them, without allocating a bucket per write.
  */
 interface Ring {
-  idx: Float64Array;
-  /** slot x count metric (plan.counts order) */
-  counts: Float64Array;
+  /**
+   * One array (one object and one stretch of memory to fetch, not two): each slot's bucket index
+   * in [0, slots), then slot x count metric (plan.counts order) from `slots` on.
+   */
+  data: Float64Array;
   /** currency -> its amount slots (kept only at resolutions that keep amounts) */
   amounts: Map<string, AmountSlots>;
 }
 
-interface AmountSlots {
-  idx: Float64Array;
-  /** slot x amount metric (plan.amounts order) */
-  sums: Float64Array;
-}
+/** Each slot's bucket index in [0, slots), then slot x amount metric (plan.amounts order) from `slots` on. */
+type AmountSlots = Float64Array;
 
 /** A read of the plan with its metric's place and its window's own resolution worked out once. */
 interface PreparedRead {
@@ -329,15 +328,18 @@ export class MemoryVelocityStore implements VelocityStore {
       const idx = Math.floor(t / r.bucketMs);
       if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue; // older than the ring: counts only in its own answer
       const s = slotOf(idx, r.slots);
-      if (ring.idx[s] !== idx) {
-        ring.idx[s] = idx;
-        ring.counts.fill(0, s * nCounts, s * nCounts + nCounts);
+      const data = ring.data;
+      const at = r.slots + s * nCounts;
+      if (data[s] !== idx) {
+        data[s] = idx;
+        data.fill(0, at, at + nCounts);
       }
-      for (let k = 0; k < nCounts; k++) ring.counts[s * nCounts + k]! += ownContribution(plan.counts[k]!, request, untrusted);
+      for (let k = 0; k < nCounts; k++) data[at + k]! += ownContribution(plan.counts[k]!, request, untrusted);
       if (keepsCurrency && r.amounts) {
         counted = true;
         const sums = amountSlots(ring, currency, r.slots, nAmounts, idx, s);
-        for (let k = 0; k < nAmounts; k++) sums[s * nAmounts + k] = saturatingAdd(sums[s * nAmounts + k]!, ownContribution(plan.amounts[k]!, request, untrusted));
+        const from = r.slots + s * nAmounts;
+        for (let k = 0; k < nAmounts; k++) sums[from + k] = saturatingAdd(sums[from + k]!, ownContribution(plan.amounts[k]!, request, untrusted));
       }
     }
     if (counted && keepsCurrency) {
@@ -406,15 +408,18 @@ export class MemoryVelocityStore implements VelocityStore {
         if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue;
         const ring = (state.rings[i] ??= newRing(r.slots, nCounts));
         const s = slotOf(idx, r.slots);
-        if (ring.idx[s] !== idx) {
-          ring.idx[s] = idx;
-          ring.counts.fill(0, s * nCounts, s * nCounts + nCounts);
+        const data = ring.data;
+        const at = r.slots + s * nCounts;
+        if (data[s] !== idx) {
+          data[s] = idx;
+          data.fill(0, at, at + nCounts);
         }
-        if (counts >= 0) ring.counts[s * nCounts + counts]! += 1;
+        if (counts >= 0) data[at + counts]! += 1;
         if (amounts >= 0 && r.amounts && state.currencies.has(request.currency)) {
           const nAmounts = plan.amounts.length;
           const sums = amountSlots(ring, request.currency, r.slots, nAmounts, idx, s);
-          sums[s * nAmounts + amounts] = saturatingAdd(sums[s * nAmounts + amounts]!, request.amountMinor);
+          const from = r.slots + s * nAmounts + amounts;
+          sums[from] = saturatingAdd(sums[from]!, request.amountMinor);
         }
       }
     }
@@ -485,9 +490,10 @@ export class MemoryVelocityStore implements VelocityStore {
       if (ring) {
         if (amount) {
           const slots = ring.amounts.get(request.currency);
-          if (slots) for (let s = 0; s < r.slots; s++) if (slots.idx[s]! >= lo) sum = saturatingAdd(sum, slots.sums[s * nAmounts + k]!);
+          if (slots) for (let s = 0; s < r.slots; s++) if (slots[s]! >= lo) sum = saturatingAdd(sum, slots[r.slots + s * nAmounts + k]!);
         } else {
-          for (let s = 0; s < r.slots; s++) if (ring.idx[s]! >= lo) sum += ring.counts[s * nCounts + k]!;
+          const data = ring.data;
+          for (let s = 0; s < r.slots; s++) if (data[s]! >= lo) sum += data[r.slots + s * nCounts + k]!;
         }
       }
       const missed = Math.floor(t / r.bucketMs) <= Math.floor(newest / r.bucketMs) - r.slots || (amount && !state.currencies.has(request.currency));
@@ -631,22 +637,22 @@ function ownContribution(metric: Metric, request: RecordRequest, untrusted: bool
 }
 
 function newRing(slots: number, nCounts: number): Ring {
-  return { idx: new Float64Array(slots).fill(-Infinity), counts: new Float64Array(slots * nCounts), amounts: new Map() };
+  return { data: new Float64Array(slots + slots * nCounts).fill(-Infinity, 0, slots), amounts: new Map() };
 }
 
 function slotOf(idx: number, slots: number): number {
   return ((idx % slots) + slots) % slots;
 }
 
-/** The currency's amount slots of a ring, with slot `s` holding bucket `idx` (zeroed when it held another). */
-function amountSlots(ring: Ring, currency: string, slots: number, nAmounts: number, idx: number, s: number): Float64Array {
+/** The currency's amount slots of a ring (sums from `slots` on), with slot `s` holding bucket `idx` (zeroed when it held another). */
+function amountSlots(ring: Ring, currency: string, slots: number, nAmounts: number, idx: number, s: number): AmountSlots {
   let found = ring.amounts.get(currency);
-  if (!found) ring.amounts.set(currency, (found = { idx: new Float64Array(slots).fill(-Infinity), sums: new Float64Array(slots * nAmounts) }));
-  if (found.idx[s] !== idx) {
-    found.idx[s] = idx;
-    found.sums.fill(0, s * nAmounts, s * nAmounts + nAmounts);
+  if (!found) ring.amounts.set(currency, (found = new Float64Array(slots + slots * nAmounts).fill(-Infinity, 0, slots)));
+  if (found[s] !== idx) {
+    found[s] = idx;
+    found.fill(0, slots + s * nAmounts, slots + s * nAmounts + nAmounts);
   }
-  return found.sums;
+  return found;
 }
 
 /** The flags a marker holds for this entity, if its first request counted it. */
