@@ -31,6 +31,7 @@ import { emptyCounts, readHistory } from '../lib/replay/history.js';
 import { replay } from '../lib/replay/index.js';
 import { inRecordedOrder } from '../lib/replay/order.js';
 import { simulateToFiles } from '../lib/simulate/files.js';
+import { parseAttacks } from '../lib/simulate/attackers.js';
 
 const PEOPLE = Number(process.env.BENCH_REPLAY_PEOPLE ?? 1_500);
 const PASSES = Number(process.env.BENCH_REPLAY_PASSES ?? 3);
@@ -188,7 +189,7 @@ async function main(): Promise<void> {
     const wide = { policy: loadPolicyFile(WIDE), file: WIDE };
     console.error(`simulating ${PEOPLE} people over 7 days for the replay benchmark ...`);
     const sim = await simulateToFiles(
-      { policy, people: PEOPLE, days: 7, warmupDays: 0, seed: 42, attacks: { burst: 3, drip: 3, quota: 3, fresh: 3, spread: 3 }, noticeHours: 12 },
+      { policy, people: PEOPLE, days: 7, warmupDays: 0, seed: 42, attacks: parseAttacks('all=3'), noticeHours: 12 },
       dir,
     );
     const gz = join(dir, 'history.jsonl.gz');

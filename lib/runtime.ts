@@ -59,7 +59,7 @@ export function createRuntime(
   operationsConfig: OperationsConfig = loadOperationsConfig(process.env, config.local),
 ): Runtime {
   const hasher = new IdentityHasher(config.pepper);
-  const operations = createOperations(opsBackendFor(store), hasher, operationsConfig, config.limits.decisionTtlMs);
+  const operations = createOperations(opsBackendFor(store), hasher, operationsConfig, config.limits.decisionTtlMs, Date.now, store);
   const deps: DecideDeps = {
     store,
     policy: config.policy,

@@ -19,7 +19,7 @@ import { type SimulationResult, simulate } from '../lib/simulate/simulate.js';
 import { parseDuration } from '../lib/velocity/windows.js';
 
 const USAGE =
-  'usage: npm run simulate -- [--days 14] [--people 2000] [--attacks burst=4,drip=4,quota=4,fresh=4,spread=4 | all=N | none] ' +
+  'usage: npm run simulate -- [--days 14] [--people 2000] [--attacks burst=4,drip=4,quota=4,fresh=4,spread=4,twofa=4 | all=N | none] ' +
   '[--seed 1] [--warmup 7d] [--notice-hours 12] [--policy policies/default.yaml] [--out dir] [--json]';
 
 class UsageError extends Error {}

@@ -65,8 +65,15 @@ export function opsBackendFor(store: VelocityStore): OpsBackend {
   return backend;
 }
 
-export function createOperations(backend: OpsBackend, hasher: IdentityHasher, config: OperationsConfig, decisionTtlMs: number, now: () => number = Date.now): Operations {
-  return new Operations({ backend, hasher, config, decisionTtlMs, now });
+export function createOperations(
+  backend: OpsBackend,
+  hasher: IdentityHasher,
+  config: OperationsConfig,
+  decisionTtlMs: number,
+  now: () => number = Date.now,
+  velocity?: VelocityStore,
+): Operations {
+  return new Operations({ backend, hasher, config, decisionTtlMs, now, ...(velocity && { velocity }) });
 }
 
 /**

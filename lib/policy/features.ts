@@ -17,6 +17,7 @@ import {
 import { COUNTRY_CODES, CURRENCY_CODES } from '../iso-codes.js';
 import { type Metric, PAIR_KINDS, RELATIONS, type StoreNeed } from '../velocity/plan.js';
 import type { EntityVelocity, VelocitySnapshot } from '../velocity/store.js';
+import { parseDuration } from '../velocity/windows.js';
 import type { ListMembership } from '../lists/lists.js';
 
 export type FeatureType = 'number' | 'boolean' | 'string';
@@ -30,10 +31,11 @@ export interface FeatureInfo {
   readonly codes?: { readonly name: string; readonly set: ReadonlySet<string> };
   readonly read: FeatureReader;
   /** What the feature needs the velocity store to keep and read; none for the event's own fields. */
-  readonly needs?: StoreNeed;
+  readonly needs?: StoreNeed | readonly StoreNeed[];
 }
 export type Features = Record<string, FeatureValue>;
 
+const DAY = 86_400_000;
 const capitalised = (kind: EntityKind) => kind[0]!.toUpperCase() + kind.slice(1);
 
 /** Features of the event itself: available even when the velocity store is down. */
@@ -78,7 +80,7 @@ const UNTRUSTED: ReadonlyArray<readonly [string, Metric]> = [
 /** Every feature a rule may name, with its type and reader. Only window names are used from `windows`. */
 export function featureCatalogue(windows: readonly { readonly name: string }[]): Map<string, FeatureInfo> {
   const catalogue = new Map<string, FeatureInfo>(EVENT_FEATURES);
-  const number = (kind: EntityKind, needs: StoreNeed, read: (v: EntityVelocity, e: PaymentEvent) => number | undefined): FeatureInfo => ({
+  const number = (kind: EntityKind, needs: StoreNeed | readonly StoreNeed[], read: (v: EntityVelocity, e: PaymentEvent) => number | undefined): FeatureInfo => ({
     type: 'number',
     needs,
     read: (e, s) => {
@@ -105,6 +107,22 @@ export function featureCatalogue(windows: readonly { readonly name: string }[]):
     for (const { name } of windows) {
       for (const [label, metric] of metrics) {
         catalogue.set(`${kind}.${label}.${name}`, number(kind, { kind, metric, window: name }, (v) => v.windows[name]?.[metric]));
+      }
+    }
+    // The entity's own baseline: a windowed sum per day over the days it has been seen within the
+    // window (at least one), so a customer seen for a week is not averaged over thirty days.
+    for (const window of windows) {
+      const days = (parseDuration(window.name) ?? 0) / DAY;
+      if (!Number.isInteger(days) || days < 1) continue;
+      for (const [label, metric] of metrics) {
+        const info = number(kind, [{ kind, metric, window: window.name }, state(kind)], (v) => {
+          const sum = v.windows[window.name]?.[metric];
+          if (sum === undefined) return undefined;
+          const seenDays = Math.min(days, Math.max(1, Math.ceil((v.countedAt - v.firstSeenAt) / DAY)));
+          return Math.round(sum / seenDays);
+        });
+        catalogue.set(`${kind}.${label}.dailyAverage.${window.name}`, info);
+        if (label === 'amount') catalogue.set(`${kind}.dailyAverage.${window.name}`, info);
       }
     }
     for (const relation of RELATIONS[kind]) {

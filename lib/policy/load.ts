@@ -193,9 +193,61 @@ function compileLeaf(raw: object, path: string, ctx: CompileContext): Predicate 
   };
   if (op === 'gt' || op === 'gte' || op === 'lt' || op === 'lte') {
     if (info.type !== 'number') ctx.errors(`${path}.${op}: "${leaf.feature}" is a ${info.type}, not a number`);
+    if (typeof expected === 'number') return comparison(leaf.feature, op, expected);
+    const ref = compileRef(expected, `${path}.${op}`, ctx);
+    return ref ? relative(leaf.feature, op, ref.feature, ref.times) : never;
   } else if (op === 'eq' || op === 'ne') checkValue(expected, op);
   else if (op === 'in' || op === 'notIn') (expected as FeatureValue[]).forEach((v, i) => checkValue(v, `${op}[${i}]`));
-  return comparison(leaf.feature, op, expected);
+  return comparison(leaf.feature, op, expected as FeatureValue | FeatureValue[]);
+}
+
+/**
+ * `{ feature, times }`: the other side of a numeric comparison is another feature (a number) times
+ * a factor (default 1, positive and finite). Both features are read, so both reach the read plan.
+ */
+function compileRef(raw: unknown, path: string, ctx: CompileContext): { feature: string; times: number } | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    ctx.errors(`${path}: expected a number or { feature: <name>, times: <factor> }, got ${JSON.stringify(raw)}`);
+    return undefined;
+  }
+  const body = raw as Record<string, unknown>;
+  const extra = Object.keys(body).filter((k) => k !== 'feature' && k !== 'times');
+  if (extra.length) ctx.errors(`${path}: unknown field ${extra.map((k) => `"${k}"`).join(', ')} (expected feature and times)`);
+  const { feature, times = 1 } = body;
+  if (typeof feature !== 'string' || feature === '') {
+    ctx.errors(`${path}.feature: expected a feature name, got ${JSON.stringify(feature)}`);
+    return undefined;
+  }
+  const info = ctx.catalogue.get(feature);
+  if (!info) {
+    ctx.errors(`${path}.feature: unknown feature "${feature}"${suggest(feature, ctx.catalogue)}`);
+    return undefined;
+  }
+  if (info.type !== 'number') {
+    ctx.errors(`${path}.feature: "${feature}" is a ${info.type}, not a number`);
+    return undefined;
+  }
+  if (typeof times !== 'number' || !Number.isFinite(times) || times <= 0 || times > 1_000_000) {
+    ctx.errors(`${path}.times: expected a positive factor (at most 1000000), got ${JSON.stringify(times)}`);
+    return undefined;
+  }
+  ctx.features.push(feature);
+  return { feature, times };
+}
+
+/** A feature against another feature times a factor; false when either is absent. */
+function relative(name: string, op: 'gt' | 'gte' | 'lt' | 'lte', other: string, times: number): Predicate {
+  const bound = (f: Features) => (f[other] as number) * times;
+  switch (op) {
+    case 'gt':
+      return (f) => f[name] !== undefined && f[other] !== undefined && (f[name] as number) > bound(f);
+    case 'gte':
+      return (f) => f[name] !== undefined && f[other] !== undefined && (f[name] as number) >= bound(f);
+    case 'lt':
+      return (f) => f[name] !== undefined && f[other] !== undefined && (f[name] as number) < bound(f);
+    case 'lte':
+      return (f) => f[name] !== undefined && f[other] !== undefined && (f[name] as number) <= bound(f);
+  }
 }
 
 /** A comparison on a feature the event does not have is false (use `exists` to test presence). */

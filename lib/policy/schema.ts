@@ -10,14 +10,26 @@ const Scalar = z.union([z.number(), z.boolean(), z.string()]);
 export const COMPARISONS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'notIn', 'exists'] as const;
 export type Comparison = (typeof COMPARISONS)[number];
 
+/**
+ * The other side of a numeric comparison: a number, or another feature times a factor (the
+ * customer's own baseline, e.g. `gt: { feature: account.approved.amount.dailyAverage.30d, times: 5 }`).
+ * Feature and factor are checked by load.ts, which names the rule and field.
+ */
+export interface FeatureRef {
+  readonly feature: string;
+  readonly times?: number;
+}
+/** Checked by hand in load.ts (clearer errors than a union's). */
+const Bound = z.unknown();
+
 export const Leaf = z.strictObject({
   feature: z.string().min(1),
   eq: Scalar.optional(),
   ne: Scalar.optional(),
-  gt: z.number().optional(),
-  gte: z.number().optional(),
-  lt: z.number().optional(),
-  lte: z.number().optional(),
+  gt: Bound.optional(),
+  gte: Bound.optional(),
+  lt: Bound.optional(),
+  lte: Bound.optional(),
   in: z.array(Scalar).min(1).optional(),
   notIn: z.array(Scalar).min(1).optional(),
   exists: z.boolean().optional(),

@@ -40,6 +40,7 @@ export async function replay(options: ReplayOptions): Promise<Report> {
   let bytes = 0;
   const builder = new ReportBuilder(options.policies, {
     ...(options.labels && { labels: options.labels.byId }),
+    ...(options.labels?.segments.size && { segments: options.labels.segments }),
     ...(options.unlabelled && { unlabelled: options.unlabelled }),
     ...(options.currency && { currency: options.currency }),
     ...(options.examples !== undefined && { examples: options.examples }),

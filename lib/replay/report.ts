@@ -72,6 +72,15 @@ export interface RuleStats {
   falsePositiveShare: number | null;
 }
 
+/** Payments of one segment (a label file's `segments`: an attack strategy, a kind of customer). */
+export interface SegmentSlice extends Slice {
+  fraud: number;
+  legit: number;
+  /** Held payments / payments, and held money / money, in percent. */
+  heldPct: number | null;
+  heldAmountPct: number | null;
+}
+
 export interface LiveCheck {
   /** Decision log lines recorded under this policy version and not degraded. */
   compared: number;
@@ -100,6 +109,8 @@ export interface PolicyReport {
   scores: { binWidth: number; fraud: number[]; legit: number[]; unlabelled: number[] };
   /** Each victim's loss (minor units), largest first. */
   lossPerVictim?: number[];
+  /** Per segment named in the labels (optional `segments` per label line), by name. */
+  segments?: Record<string, SegmentSlice>;
   /** Replay against the recorded live decisions (decision log history under the same policy version). */
   live?: LiveCheck;
 }
@@ -153,6 +164,8 @@ const DAY_MS = 86_400_000;
 
 export interface BuilderOptions {
   readonly labels?: ReadonlyMap<string, Label>;
+  /** Segments per event id (from the labels file), for the per-segment figures. */
+  readonly segments?: ReadonlyMap<string, readonly string[]>;
   /** What an event missing from the labels file counts as (chargeback lists name only the fraud). */
   readonly unlabelled?: 'legit' | 'skip';
   /** Amounts are summed in this currency; default: the first reported payment's. */
@@ -221,10 +234,23 @@ class PolicyAccumulator {
   /** Positives per rule for the false-positive share: [legit, labelled]. */
   readonly #positives = new Map<string, [number, number]>();
 
-  add(event: PaymentEvent, clock: number, outcome: Outcome, label: Label | undefined, amount: number): void {
+  add(event: PaymentEvent, clock: number, outcome: Outcome, label: Label | undefined, amount: number, segments?: readonly string[]): void {
     const r = this.report;
     const { decision } = outcome;
     const held = decision.decision === 'hold';
+    if (segments) {
+      r.segments ??= {};
+      for (const name of segments) {
+        const s = (r.segments[name] ??= { events: 0, held: 0, amount: 0, heldAmount: 0, fraud: 0, legit: 0, heldPct: null, heldAmountPct: null });
+        s.events++;
+        s.amount += amount;
+        if (label) s[label]++;
+        if (held) {
+          s.held++;
+          s.heldAmount += amount;
+        }
+      }
+    }
     r.events++;
     r.amount += amount;
     if (decision.degraded) r.degraded++;
@@ -319,6 +345,13 @@ class PolicyAccumulator {
   finish(): PolicyReport {
     const r = this.report;
     r.heldPct = pct(r.held, r.events);
+    if (r.segments) {
+      r.segments = Object.fromEntries(Object.entries(r.segments).sort(([a], [b]) => a.localeCompare(b)));
+      for (const s of Object.values(r.segments)) {
+        s.heldPct = pct(s.held, s.events);
+        s.heldAmountPct = pct(s.heldAmount, s.amount);
+      }
+    }
     r.days = [...this.#days.entries()].sort(([a], [b]) => a - b).map(([, d]) => d);
     r.rules = [...this.#ruleStats.values()].map((s) => {
       const [legit, labelled] = this.#positives.get(s.rule) ?? [0, 0];
@@ -379,10 +412,11 @@ export class ReportBuilder {
     this.#currency ??= event.amount.currency;
     const amount = event.amount.currency === this.#currency ? event.amount.minor : 0;
     const label = this.label(event.id);
+    const segments = this.#options.segments?.get(event.id);
     const examples = this.#options.examples ?? 10;
     outcomes.forEach((outcome, i) => {
       const accumulator = this.#policies[i]!;
-      accumulator.add(event, clock, outcome, label, amount);
+      accumulator.add(event, clock, outcome, label, amount, segments);
       if (recorded && !recorded.degraded && recorded.policyVersion === accumulator.policy.version) {
         const check = (this.#live[i] ??= { compared: 0, same: 0, differ: 0, examples: [] });
         check.compared++;

@@ -40,6 +40,19 @@ export function renderTable(report: Report, options: { examples?: number; title?
   }
   out.push(grid(rows));
 
+  const segments = [...new Set(policies.flatMap((p) => Object.keys(p.segments ?? {})))];
+  if (segments.length) {
+    out.push('', 'held per segment: payments held of payments (%), money held (% of the money)');
+    const cell = (p: PolicyReport, name: string) => {
+      const s = p.segments?.[name];
+      return s ? `${n(s.held)} of ${n(s.events)} (${percent(s.heldPct)}), ${money(s.heldAmount)} (${percent(s.heldAmountPct)})` : '-';
+    };
+    // Fraud segments (attack strategies) first, then the customers'.
+    const fraudFirst = (name: string) => (policies.some((p) => (p.segments?.[name]?.fraud ?? 0) > 0) ? 0 : 1);
+    const ordered = [...segments].sort((a, b) => fraudFirst(a) - fraudFirst(b) || a.localeCompare(b));
+    out.push(grid([['segment', ...policies.map((p) => p.policy)], ...ordered.map((name) => [`${name}${fraudFirst(name) === 0 ? ' (fraud)' : ''}`, ...policies.map((p) => cell(p, name))])]));
+  }
+
   out.push('', `rules: hits / holds / decisive${report.labels ? ' / false-positive share' : ''} (shadow: hits / would hold)`);
   const ruleIds = [...new Set(policies.flatMap((p) => p.rules.map((r) => r.rule)))];
   const ruleRows: string[][] = [['rule', ...policies.map((p) => p.policy)]];

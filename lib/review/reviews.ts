@@ -7,12 +7,13 @@
  */
 import { auditWrites, type AuditInput } from '../audit/trail.js';
 import { InvalidRequestError, NotFoundError, ReviewClosedError } from '../errors.js';
-import type { Decision, EntityKind } from '../events.js';
+import { type Decision, ENTITY_KINDS, type EntityKind } from '../events.js';
 import { BLOCK_DEFAULT_DAYS, type ListEntry, entryWrites, parseNote, resolveExpiry, writeMembership } from '../lists/lists.js';
 import { type Write, opsKeys } from '../operations/backend.js';
 import type { OpsContext } from '../operations/context.js';
 import { type Page, pageByScore } from '../operations/paging.js';
 import { transact } from '../operations/transact.js';
+import { type EntityUpdate, RELATIONS } from '../velocity/store.js';
 import { enqueueWrites, newOutboxEntry } from '../outbox/outbox.js';
 import { CLOSED_STATUS, type CloseAction, type Review, type ReviewStatus, type StoredReview, publicReview } from './review.js';
 
@@ -132,7 +133,39 @@ export class Reviews {
     });
     // On each entity's own slot, after the commit; repeated by a repeated close, so a crash in between heals.
     for (const entry of stored.listEntries) await writeMembership(this.ctx.backend, entry);
+    if (stored.status === 'released') await this.#trustReleased(stored);
     return publicReview(stored);
+  }
+
+  /**
+   * A release vouches for the held payment: it is committed to the velocity store as approved and
+   * strongly authenticated, under a key of its own (so once, however often the release is repeated),
+   * which makes its device trusted for the account and linked account and counts its money as
+   * approved spend. The payment's own decision record is not touched.
+   */
+  async #trustReleased(stored: StoredReview): Promise<void> {
+    const velocity = this.ctx.velocity;
+    if (!velocity) return;
+    const { decision, entities: hashed } = stored;
+    const present = ENTITY_KINDS.filter((kind) => hashed[kind] !== undefined);
+    const entities: EntityUpdate[] = present.map((kind) => ({
+      kind,
+      key: hashed[kind]!,
+      members: RELATIONS[kind].filter((r) => hashed[r] !== undefined).map((relation) => ({ relation, member: hashed[relation]! })),
+    }));
+    const receivedAt = decision.receivedAt ? Date.parse(decision.receivedAt) : Date.parse(stored.openedAt);
+    const at = decision.occurredAt ? Date.parse(decision.occurredAt) : receivedAt;
+    await velocity.commit({
+      eventKey: this.ctx.hasher.event(stored.provider, `${stored.eventId}#released`),
+      at,
+      receivedAt,
+      amountMinor: decision.amount?.minor ?? 0,
+      currency: decision.amount?.currency ?? 'XXX',
+      passwordFree: false,
+      entities,
+      decision: { ...decision, decision: 'approve' },
+      strongAuth: true,
+    });
   }
 
   #listEntries(action: CloseAction, body: Record<string, unknown>, review: StoredReview, actor: string, now: number): ListEntry[] {

@@ -1,22 +1,27 @@
 /**
- * Attackers who phished Apple IDs of accounts without two-factor authentication and spend through
- * the victim's password-free agreement at the App Store. Each strategy is a small state machine:
+ * Attackers who phished Apple IDs (mostly of accounts without two-factor authentication; `twofa`
+ * phishes the code in real time too) and spend through the victim's password-free agreement at
+ * the App Store. Each strategy is a small state machine:
  * it says when and what to charge next, and reacts to the decision it got (a hold makes it retry,
  * back off, switch wallet or give up). Some know the default policy's windows and quotas.
  */
 import type { Person, Wallet } from './population.js';
 import type { Random } from './random.js';
 
-export const STRATEGIES = ['burst', 'drip', 'quota', 'fresh', 'spread'] as const;
+export const STRATEGIES = ['burst', 'drip', 'quota', 'fresh', 'spread', 'twofa'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export const STRATEGY_DESCRIPTIONS: Readonly<Record<Strategy, string>> = {
   burst: 'naive burst: up to 8 charges of 648 CNY half a minute apart from a shared attacker phone; gives up after two holds',
   drip: 'slow drip: 328-648 CNY every 11-16 minutes (past the 10-minute burst windows); backs off after each hold, gives up after four',
   quota: 'under the quotas: about 460 CNY a day in two or three charges hours apart (under the 500 CNY no-2FA quota), day after day',
-  fresh: 'fresh device and proxy IP per victim, drip pacing; after a hold retries from the same (now known) device 30-90 minutes later',
+  fresh: 'fresh device and proxy IP per victim, drip pacing; after a hold retries from the same device 30-90 minutes later (counting on the hold having made it a seen device)',
   spread: "spreads one Apple ID's spend over the victim's wallets, alternating to stay under each account's quota",
+  twofa: 'a victim with 2FA (code phished in real time): 648 CNY three times a day, hours apart, just under the 2,000 CNY quota, day after day; retries a held charge an hour later',
 };
+
+/** Strategies whose victims have two-factor authentication (the others pick victims without it). */
+export const TWO_FACTOR_STRATEGIES: ReadonlySet<Strategy> = new Set(['twofa']);
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -95,6 +100,21 @@ export function createAttack(strategy: Strategy, victim: Person, start: number, 
         return charge(previous.at + random.int(30, 90) * MINUTE, 64_800);
       }
       return charge(previous.at + random.int(11, 16) * MINUTE, 64_800);
+    },
+    twofa(previous) {
+      if (!previous) return charge(start, 64_800);
+      if (previous.held) {
+        if (++holds >= 4) return undefined;
+        // Retry once an hour later; after a second hold in a row, wait for the next day.
+        if (holds % 2 === 1) return charge(previous.at + random.int(50, 70) * MINUTE, 64_800);
+        dayStart += DAY + random.int(0, 2) * HOUR;
+        charges = 0;
+        return charge(Math.max(dayStart, previous.at + 24 * HOUR + MINUTE), 64_800);
+      }
+      if (++charges < 3) return charge(previous.at + random.int(2, 4) * HOUR, 64_800);
+      dayStart += DAY + random.int(5, 60) * MINUTE;
+      charges = 0;
+      return charge(Math.max(dayStart, previous.at + MINUTE), 64_800);
     },
     spread(previous) {
       if (!previous) return charge(start, 64_800, wallets[walletIndex]);

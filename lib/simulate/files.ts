@@ -15,9 +15,9 @@ export async function simulateToFiles(options: Omit<SimulateOptions, 'onPayment'
   try {
     const result = await simulate({
       ...options,
-      onPayment: (event, label) => {
+      onPayment: (event, label, segments) => {
         history.write(JSON.stringify(event));
-        labels.write(`{"id":${JSON.stringify(event.id)},"label":"${label}"}`);
+        labels.write(`{"id":${JSON.stringify(event.id)},"label":"${label}"${segments.length ? `,"segments":${JSON.stringify(segments)}` : ''}}`);
       },
     });
     return { ...result, history: history.path, labels: labels.path };

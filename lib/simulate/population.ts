@@ -27,6 +27,8 @@ export interface Person {
   readonly phones: readonly string[];
   readonly newPhoneAt?: number;
   readonly ipad?: string;
+  /** The iPad lies in a drawer: used about every twelve days (often idle for more than a week), not day to day. */
+  readonly ipadRare?: boolean;
   readonly gamer: boolean;
   /** Everyday payments per day (mean). */
   readonly dailyPayments: number;
@@ -96,7 +98,7 @@ export function createPopulation(random: Random, people: number, start: number, 
         twoFactor: random.chance(0.55),
         phones: [`phone-${index}-a`, `phone-${index}-b`],
         ...(random.chance(0.03 * days / 7) && { newPhoneAt: start + random.next() * days * DAY }),
-        ...(random.chance(0.4) && { ipad: `ipad-${index}` }),
+        ...(random.chance(0.4) && { ipad: `ipad-${index}`, ipadRare: random.chance(0.5) }),
         gamer: random.chance(m >= 2 ? 0.45 : 0.12),
         dailyPayments: random.weighted([[0.5, 25], [1.5, 40], [3, 25], [6, 10]] as const),
         subscriptions: hasAppleId
@@ -114,7 +116,7 @@ export function createPopulation(random: Random, people: number, start: number, 
 export function deviceOf(person: Person, at: number, random: Random): string {
   const phone = person.newPhoneAt !== undefined && at >= person.newPhoneAt ? person.phones[1]! : person.phones[0]!;
   const r = random.next();
-  if (person.ipad && r < 0.2) return person.ipad;
+  if (person.ipad && !person.ipadRare && r < 0.2) return person.ipad;
   if (person.household.sharedDevice && r > 0.85) return person.household.sharedDevice;
   return phone;
 }

@@ -9,7 +9,7 @@ import type { Policy } from '../policy/load.js';
 import { MinHeap } from '../replay/order.js';
 import { type HistorySummary, type Label, type Report, ReportBuilder } from '../replay/report.js';
 import { type Outcome, createScorers } from '../replay/scorer.js';
-import { type Attack, type Rig, STRATEGIES, type Strategy, createAttack } from './attackers.js';
+import { type Attack, type Rig, STRATEGIES, type Strategy, TWO_FACTOR_STRATEGIES, createAttack } from './attackers.js';
 import { APP_STORE, APP_STORE_TIERS, type Person, type Population, type Wallet, createPopulation, deviceOf, ipOf, localHour } from './population.js';
 import { Random } from './random.js';
 
@@ -26,8 +26,8 @@ export interface SimulateOptions {
   readonly noticeHours: number;
   /** Epoch ms of the first simulated day (UTC midnight). */
   readonly start?: number;
-  /** Every payment as sent, with its label: for writing the history and labels files. */
-  readonly onPayment?: (event: PaymentEvent, label: Label) => void;
+  /** Every payment as sent, with its label and segments: for writing the history and labels files. */
+  readonly onPayment?: (event: PaymentEvent, label: Label, segments: readonly string[]) => void;
   readonly onProgress?: (done: number, total: number, payments: number) => void;
 }
 
@@ -65,7 +65,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
   const [scorer] = await createScorers([options.policy.policy]);
   // Every payment is labelled as it is made; the report builder reads the same map.
   const labels = new Map<string, Label>();
-  const builder = new ReportBuilder([options.policy], { labels, currency: 'CNY' });
+  const segmentsOf = new Map<string, readonly string[]>();
+  const builder = new ReportBuilder([options.policy], { labels, segments: segmentsOf, currency: 'CNY' });
   const queue = new MinHeap<Task>();
   const traffic = random.fork(2);
   let serial = 0;
@@ -74,17 +75,19 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
   let legit = 0;
   let warmup = 0;
 
-  async function pay(event: Omit<PaymentEvent, 'id' | 'kind'>, label: Label): Promise<Outcome> {
+  async function pay(event: Omit<PaymentEvent, 'id' | 'kind'>, label: Label, segments: readonly string[]): Promise<Outcome> {
     const full: PaymentEvent = { id: `sim-${(++serial).toString().padStart(8, '0')}`, kind: 'notification', ...event };
     const outcome = await scorer!.payment(full, full.occurredAt);
     payments++;
-    options.onPayment?.(full, label);
+    options.onPayment?.(full, label, segments);
     if (full.occurredAt >= reportFrom) {
       labels.set(full.id, label);
+      segmentsOf.set(full.id, segments);
       if (label === 'fraud') fraud++;
       else legit++;
       builder.add(full, full.occurredAt, [outcome]);
-      labels.delete(full.id); // read once: the map stays small
+      labels.delete(full.id); // read once: the maps stay small
+      segmentsOf.delete(full.id);
     } else warmup++;
     return outcome;
   }
@@ -127,7 +130,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
   return { report, payments, attacks: summaries };
 }
 
-type Pay = (event: Omit<PaymentEvent, 'id' | 'kind'>, label: Label) => Promise<Outcome>;
+type Pay = (event: Omit<PaymentEvent, 'id' | 'kind'>, label: Label, segments: readonly string[]) => Promise<Outcome>;
 type Schedule = (clock: number, run: () => Promise<void>) => void;
 
 /** Pushes `at` into waking hours (08:00-23:59 local), keeping the minute. */
@@ -157,9 +160,21 @@ function scheduleCustomer(person: Person, population: Population, random: Random
     account: { id: wallet.id, twoFactor: person.twoFactor, createdAt: wallet.createdAt },
     country: 'CN',
   });
-
-  // Everyday payments at shops and restaurants: biometric or password mostly, small ones password-free.
-  loop(DAY / person.dailyPayments, (t) => {
+  let ipadLastUsed: number | undefined;
+  /** The segments a payment from `device` at `t` falls in, besides its kind (README "The simulator"). */
+  const deviceSegments = (device: string | undefined, t: number): string[] => {
+    const segments: string[] = [];
+    if (!person.twoFactor) segments.push('no-2fa');
+    if (device === undefined) return segments;
+    if (device === person.phones[1] && person.newPhoneAt !== undefined && t - person.newPhoneAt < 7 * DAY) segments.push('new-phone');
+    if (device === person.household.sharedDevice) segments.push('family-device');
+    if (device === person.ipad) {
+      if (ipadLastUsed !== undefined && t - ipadLastUsed > 7 * DAY) segments.push('ipad-idle-7d');
+      ipadLastUsed = t;
+    }
+    return segments;
+  };
+  const everyday = (t: number, device: string) => {
     const wallet = random.pick(person.wallets);
     const amount = Math.max(100, Math.min(500_000, Math.round(random.logNormal(3_500, 1.0))));
     return pay(
@@ -169,36 +184,58 @@ function scheduleCustomer(person: Person, population: Population, random: Random
         merchant: random.pick(population.merchants),
         authMethod: amount < 20_000 && random.chance(0.3) ? 'password_free' : random.weighted([['biometric', 60], ['password', 40]] as const),
         instrument: { id: wallet.agreement!, kind: 'agreement' },
-        device: { id: deviceOf(person, t, random) },
+        device: { id: device },
         ip: ipOf(person, t, population, random),
       },
       'legit',
+      ['everyday', ...deviceSegments(device, t)],
     );
-  });
+  };
+
+  // Everyday payments at shops and restaurants: biometric or password mostly, small ones password-free.
+  loop(DAY / person.dailyPayments, (t) => everyday(t, deviceOf(person, t, random)));
 
   const apple = person.appleId;
-  if (!apple) return;
-  const appStore = (t: number, amount: number, withDevice = true) =>
+  const appStore = (t: number, amount: number, kind: 'app-store' | 'gamer' | 'subscription', device: string | undefined = deviceOf(person, t, random)) =>
     pay(
       {
-        ...base(apple.wallet, t),
+        ...base(apple!.wallet, t),
         amount: { minor: amount, currency: 'CNY' },
         merchant: APP_STORE,
         authMethod: 'password_free',
-        linkedAccount: { id: apple.id, kind: 'apple_id' },
-        instrument: { id: apple.wallet.agreement!, kind: 'agreement' },
-        ...(withDevice && { device: { id: deviceOf(person, t, random) }, ip: ipOf(person, t, population, random) }),
+        linkedAccount: { id: apple!.id, kind: 'apple_id' },
+        instrument: { id: apple!.wallet.agreement!, kind: 'agreement' },
+        ...(device !== undefined && { device: { id: device }, ip: ipOf(person, t, population, random) }),
       },
       'legit',
+      ['app-store', ...(kind === 'app-store' ? [] : [kind]), ...deviceSegments(device, t)],
     );
+  const gamerAmount = () => random.weighted([[600, 30], [3_000, 30], [6_800, 20], [12_800, 10], [32_800, 7], [64_800, 3]] as const);
+
+  // An iPad kept in a drawer: taken out every twelve days or so for a purchase or two (App Store
+  // through the Apple ID when there is one, else a shop payment): often idle for more than a week.
+  if (person.ipad && person.ipadRare) {
+    const ipad = person.ipad;
+    loop(12 * DAY, async (t) => {
+      if (!apple || random.chance(0.4)) return everyday(t, ipad);
+      let when = t;
+      for (let i = person.gamer ? random.int(1, 4) : random.int(1, 2); i > 0; i--) {
+        at(when, (u) => appStore(u, person.gamer ? gamerAmount() : random.pick(APP_STORE_TIERS.slice(0, 5)), person.gamer ? 'gamer' : 'app-store', ipad));
+        when += random.int(1, 8) * MINUTE;
+      }
+    });
+  }
+
+  if (!apple) return;
   // Occasional App Store purchases through the Apple ID's password-free agreement.
-  loop(8 * DAY, (t) => appStore(t, random.pick(APP_STORE_TIERS.slice(0, 4))));
-  // Gamers buy in bursts: a session of 2-6 in-app purchases a few minutes apart, mostly small.
+  loop(8 * DAY, (t) => appStore(t, random.pick(APP_STORE_TIERS.slice(0, 4)), 'app-store'));
+  // Gamers buy in bursts on their own devices: a session of 2-6 in-app purchases a few minutes apart, mostly small.
   if (person.gamer) {
     loop(2 * DAY, async (t) => {
       let when = t;
+      const device = deviceOf(person, t, random); // one session, one device
       for (let i = random.int(2, 6); i > 0; i--) {
-        at(when, (u) => appStore(u, random.weighted([[600, 30], [3_000, 30], [6_800, 20], [12_800, 10], [32_800, 7], [64_800, 3]] as const)));
+        at(when, (u) => appStore(u, gamerAmount(), 'gamer', device));
         when += random.int(1, 6) * MINUTE;
       }
     });
@@ -208,22 +245,24 @@ function scheduleCustomer(person: Person, population: Population, random: Random
     for (let day = begin + offset; ; day += 30 * DAY) {
       const when = day - (day % DAY) + 19 * HOUR + random.int(0, 59) * MINUTE;
       if (!(when < begin + 400 * DAY)) break;
-      at(when, (u) => appStore(u, amount, false));
+      at(when, (u) => appStore(u, amount, 'subscription', undefined));
       if (when > begin + 120 * DAY) break;
     }
   }
 }
 
 function scheduleAttacks(options: SimulateOptions, population: Population, random: Random, from: number, end: number, schedule: Schedule, pay: Pay): AttackSummary[] {
-  // Victims: an Apple ID bound to a wallet, no two-factor authentication; each attacked once.
-  const eligible = population.people.filter((p) => p.appleId && !p.twoFactor && p.appleId.id === `apple-${p.index}`);
-  const pool = [...eligible];
+  // Victims: an Apple ID of their own bound to a wallet; without two-factor authentication (with it
+  // for the strategies that phish the code too); each attacked once.
+  const own = population.people.filter((p) => p.appleId && p.appleId.id === `apple-${p.index}`);
+  const pools = { plain: own.filter((p) => !p.twoFactor), twoFactor: own.filter((p) => p.twoFactor) };
   const rigs: Rig[] = Array.from({ length: 3 }, (_, i) => ({ device: `attacker-phone-${i}`, ip: `45.67.${i}.${random.int(1, 254)}` }));
   const summaries: AttackSummary[] = [];
   let serial = 0;
   for (const strategy of STRATEGIES) {
     const summary: AttackSummary = { strategy, victims: 0, attempts: 0, held: 0, lost: 0 };
     summaries.push(summary);
+    const pool = TWO_FACTOR_STRATEGIES.has(strategy) ? pools.twoFactor : pools.plain;
     for (let i = 0; i < options.attacks[strategy] && pool.length > 0; i++) {
       // Spreading needs a victim with two wallets when there is one.
       const index = strategy === 'spread' ? Math.max(0, pool.findIndex((p) => p.wallets.length > 1)) : random.int(0, pool.length - 1);
@@ -250,6 +289,7 @@ function scheduleAttacks(options: SimulateOptions, population: Population, rando
               country: 'CN',
             },
             'fraud',
+            [strategy],
           );
           const held = outcome.decision.decision === 'hold';
           summary.attempts++;

@@ -265,22 +265,22 @@ describe.each(['memory', 'redis'] as const)('riskhook under serverless offline, 
         `password-free spend by this account is ${spent} fen in 24 h, over the 2,000 CNY quota`,
       );
     });
-    // Five password-free charges within ten minutes by the end.
-    expect(reasonFor(decisions.at(-1)!, 'pf-burst-severe')?.message).toBe('5 password-free charges on this account in 10 minutes');
+    // Five password-free charges from the attacker's (untrusted) device within ten minutes by the end.
+    expect(reasonFor(decisions.at(-1)!, 'pf-burst-untrusted-severe')?.message).toBe('5 password-free charges from untrusted devices in 10 minutes');
   });
 
   /**
-   * Three password-free charges in 10 minutes on one account fire pf-burst (score 40). After the
-   * first charge was delivered several times, a second charge must not fire it (a count of 2), and a
-   * third must, with a count of exactly 3.
+   * A second password-free charge within 10 minutes from a device the account does not trust fires
+   * pf-burst-untrusted (score 40) with its count. After the first charge was delivered several
+   * times, the second must count exactly 2, and the third exactly 3.
    */
   async function expectCountedOnce(second: Wire, third: Wire) {
     const afterRetries = await decideEvent(second);
-    expect(afterRetries).toMatchObject({ decision: 'approve', reasons: [] });
-    expect(rulesOf(afterRetries)).not.toContain('pf-burst');
+    expect(afterRetries.decision).toBe('approve');
+    expect(afterRetries.reasons.map((r) => r.message)).toEqual(['2 password-free charges from untrusted devices in 10 minutes']);
     const next = await decideEvent(third);
-    expect(reasonFor(next, 'pf-burst')?.message).toBe('burst of password-free charges: 3 on this account in 10 minutes');
-    expect(rulesOf(next)).not.toContain('pf-burst-severe');
+    expect(reasonFor(next, 'pf-burst-untrusted')?.message).toBe('3 password-free charges from untrusted devices in 10 minutes');
+    expect(rulesOf(next)).not.toContain('pf-burst-untrusted-severe');
   }
 
   it('answers a retried event with the decision it gave, and counts it once', async () => {

@@ -47,7 +47,8 @@ async function scenario(server: ControlledRedis) {
   const deps: DecideDeps = { store: new RedisVelocityStore(client, testLimits()), policy, hasher, deadlineMs: 30_000, onStoreFailure: 'hold' };
   const start = Date.now() - 3 * 60 * MINUTE;
   const victim = `acct_${randomBytes(6).toString('hex')}`;
-  const first = await decide(payment(victim, 150_000, start), deps);
+  // 100 CNY password-free from a phone not (yet) trusted: inside the untrusted-device budget; then 1,000 CNY: over it.
+  const first = await decide(payment(victim, 10_000, start), deps);
   const second = await decide(payment(victim, 100_000, start + 30 * MINUTE), deps);
   const victimKeys = (['account', 'linkedAccount'] as const).map((kind) => keys.buckets(keys.tag({ kind, key: hasher.entity(kind, kind === 'account' ? victim : `${victim}@appleid`) })));
   // Other customers' ordinary payments until the victim's counters are gone or Redis refuses writes.
@@ -60,7 +61,8 @@ async function scenario(server: ControlledRedis) {
     others += batch.length;
     refused += batch.filter((d) => d.degraded === 'store_unavailable').length;
   }
-  const third = await decide(payment(victim, 100_000, start + 90 * MINUTE), deps);
+  // Another 100 CNY: 1,200 CNY from an untrusted device in 24 h by the kept counters; only itself if they were evicted.
+  const third = await decide(payment(victim, 10_000, start + 90 * MINUTE), deps);
   const info = await client.info('stats');
   await deps.store.close();
   return { first, second, third, refused, evicted: Number(/evicted_keys:(\d+)/.exec(info)?.[1]) };
@@ -70,9 +72,9 @@ it('volatile-lru: other traffic evicts a held customer\'s counters, and their ne
   const { first, second, third, evicted } = await scenario(servers[0]!);
   expect(first.decision).toBe('approve');
   expect(second).toMatchObject({ decision: 'hold', degraded: false });
-  expect(second.reasons.map((r) => r.rule)).toContain('pf-quota-account');
+  expect(second.reasons.map((r) => r.rule)).toContain('untrusted-pf-budget');
   expect(evicted).toBeGreaterThan(0);
-  // 3,500 CNY password-free in 24 h, over the 2,000 CNY quota, and still approved: velocity was erased.
+  // 1,200 CNY password-free from an untrusted device in 24 h, over the 150 CNY budget, and still approved: velocity was erased.
   expect(third).toMatchObject({ decision: 'approve', degraded: false });
 });
 

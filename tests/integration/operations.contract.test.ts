@@ -140,6 +140,26 @@ describe.each(STORE_KINDS)('operations on the %s store', (kind) => {
     expect(blocked.body).toMatchObject({ decision: 'hold' });
   });
 
+  it("release makes the held payment's device trusted: the customer's next password-free payment from it is approved, another device's is not", async () => {
+    const suffix = Date.now().toString(36);
+    const who = { account: { id: `acct_rel_${suffix}`, twoFactor: true }, linkedAccount: { id: `apple_rel_${suffix}`, kind: 'apple_id' }, authMethod: 'password_free' };
+    const device = { id: `dev_rel_${suffix}` };
+    // 648 CNY password-free from a device the account never paid from: over the untrusted-device budget.
+    const first = genericEvent({ ...who, device, amount: { minor: 64_800, currency: 'CNY' } });
+    const held = await h.send(first);
+    expect(held.body).toMatchObject({ decision: 'hold', reasons: expect.arrayContaining([expect.objectContaining({ rule: 'untrusted-pf-budget' })]) });
+    // Released without trustDays: no allow-list entry, only the device trust.
+    expect((await h.api('POST', `/v1/reviews/generic/${first.id}/release`, { body: { note: 'customer confirmed' } })).status).toBe(200);
+    expect((await h.api('GET', `/v1/lists/allow/account/${who.account.id}`)).status).toBe(404);
+    const next = await h.send(genericEvent({ ...who, device, amount: { minor: 64_800, currency: 'CNY' } }));
+    expect(next.body).toMatchObject({ decision: 'approve' });
+    expect((next.body.reasons as { rule: string }[]).map((r) => r.rule)).not.toContain('untrusted-pf-budget');
+    // A repeated release trusts nothing more and breaks nothing.
+    expect((await h.api('POST', `/v1/reviews/generic/${first.id}/release`, { body: {} })).status).toBe(200);
+    const other = await h.send(genericEvent({ ...who, device: { id: `dev_rel_other_${suffix}` }, amount: { minor: 64_800, currency: 'CNY' } }));
+    expect(other.body).toMatchObject({ decision: 'hold' });
+  });
+
   it('list entries: raw ids hashed on arrival, bounds on expiry, expiry ends membership, delete, paging by hash', async () => {
     const raw = `dev_list_${Date.now()}`;
     expect((await h.api('PUT', `/v1/lists/allow/device/${raw}`, { body: { ttlDays: 181 } })).status).toBe(400);

@@ -25,6 +25,17 @@ const event = (id: string, minute: number, minor: number) =>
     device: { id: 'dev_1' },
   });
 
+// Its own quota policy, so the figures below follow from this file and not from the shipped default's tuning.
+const policy = join(dir, 'quota.yaml');
+writeFileSync(
+  policy,
+  JSON.stringify({
+    version: 'cli-quota',
+    holdAt: 70,
+    rules: [{ id: 'pf-quota-account', when: { all: [{ feature: 'event.passwordFree', eq: true }, { feature: 'account.passwordFree.amount.24h', gt: 200_000 }] }, hold: true, message: 'over the quota' }],
+  }),
+);
+
 const history = join(dir, 'history.jsonl');
 writeFileSync(history, [event('e1', 0, 150_000), 'not json at all', event('e2', 1, 150_000), event('e3', 2, 1_000)].join('\n'));
 
@@ -40,7 +51,7 @@ function run(...args: string[]) {
 describe('npm run replay', () => {
   it('prints the table, reports the bad line by number and skips it, writes report.json and report.html', () => {
     const out = join(dir, 'report');
-    const { status, stdout, stderr } = run(history, '--out', out);
+    const { status, stdout, stderr } = run(history, '--policy', policy, '--out', out);
     expect(stderr).toContain('skipped line 2: not JSON');
     expect(status).toBe(0);
     expect(stdout).toMatch(/^replay of .*history\.jsonl: 3 payments/);

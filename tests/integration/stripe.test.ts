@@ -114,8 +114,8 @@ describe('POST /webhooks/stripe on Redis', () => {
     const answers: Answer[] = [];
     for (let n = 0; n < 5; n++) answers.push(answer(await send(authorization(card, { agoMs: (4 - n) * 60_000, from: BURST_ITEM }))));
     expect(answers.map((a) => a.approved)).toEqual([true, true, true, true, false]);
-    // pf-burst (+40) from the 3rd, pf-burst-severe (hold) at the 5th; policies/default.yaml.
-    expect(answers.map((a) => a.metadata.reasons)).toEqual(['none', 'none', 'pf-burst', 'pf-burst', 'pf-burst,pf-burst-severe']);
+    // No device, so none trusted: pf-burst-untrusted (+40) from the 2nd, pf-burst-untrusted-severe (hold) at the 5th; policies/default.yaml.
+    expect(answers.map((a) => a.metadata.reasons)).toEqual(['none', 'pf-burst-untrusted', 'pf-burst-untrusted', 'pf-burst-untrusted', 'pf-burst-untrusted,pf-burst-untrusted-severe']);
     expect(answers[2]!.metadata.score).toBe('40');
     expect(Number(answers[4]!.metadata.score)).toBeGreaterThanOrEqual(runtime.config.policy.holdAt);
     expect(await countOf('account', card.cardholder)).toBe(5);

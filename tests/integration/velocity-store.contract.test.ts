@@ -4,6 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntityKind } from '../../lib/events.js';
+import { buildFeatures } from '../../lib/policy/features.js';
+import { compilePolicy, loadPolicyFile } from '../../lib/policy/load.js';
 import { buildPlan } from '../../lib/velocity/plan.js';
 import { type EntityUpdate, type RecordRequest, RELATIONS, type VelocityStore } from '../../lib/velocity/store.js';
 import { STORE_KINDS, makeStore, randomKey, testLimits } from '../support/stores.js';
@@ -138,6 +140,74 @@ describe.each(STORE_KINDS)('VelocityStore contract: %s', (kind) => {
     });
     // Another device of the same account is neither known nor trusted.
     expect((await s.record(pay(T0 + 4 * MIN, other))).account!.device).toBeNull();
+  });
+
+  it("gives the default policy's features over 30 days: daily averages, untrusted budgets, device trust and age", async () => {
+    const policy = loadPolicyFile('policies/default.yaml');
+    const s = store({ windows: policy.windows, plan: policy.plan });
+    const DAY = 24 * 60 * MIN;
+    const [account, linked, phone, attacker] = [randomKey(), randomKey(), randomKey(), randomKey()];
+    const pay = (at: number, device: string, amountMinor: number, passwordFree = true) =>
+      event(at, [
+        entity('account', account, [{ relation: 'device', member: device }, { relation: 'linkedAccount', member: linked }]),
+        entity('linkedAccount', linked, [{ relation: 'account', member: account }, { relation: 'device', member: device }]),
+        entity('device', device, [{ relation: 'account', member: account }, { relation: 'linkedAccount', member: linked }]),
+      ], { amountMinor, passwordFree });
+    const commit = (r: RecordRequest, decision: 'approve' | 'hold') =>
+      s.commit({ ...r, strongAuth: !r.passwordFree, decision: { eventId: r.eventKey, decision, score: 0, reasons: [], features: {}, policyVersion: 't', degraded: false as const } });
+    const features = async (r: RecordRequest) => {
+      const snapshot = await s.record(r);
+      const ev = { id: r.eventKey, provider: 'generic', kind: 'authorization', occurredAt: r.at, amount: { minor: r.amountMinor, currency: 'CNY' }, account: { id: 'a', twoFactor: true },
+        merchant: { id: 'm' }, authMethod: r.passwordFree ? 'password_free' : 'biometric', device: { id: 'd' }, linkedAccount: { id: 'l', kind: 'apple_id' } } as const;
+      return buildFeatures(ev as never, snapshot, policy.readers);
+    };
+    // The phone earns trust on day 0 (biometric, approved); 100 CNY password-free on days 1..9 from it, approved.
+    const strong = pay(T0, phone, 5_000, false);
+    await s.record(strong);
+    await commit(strong, 'approve');
+    for (let day = 1; day <= 9; day++) {
+      const r = pay(T0 + day * DAY, phone, 10_000);
+      await s.record(r);
+      await commit(r, 'approve');
+    }
+    // Day 10: the phone is trusted for 10 days; 1,000 CNY password-free in the 30 d window over 11 days seen.
+    const own = await features(pay(T0 + 10 * DAY, phone, 10_000));
+    expect(own['account.device.trusted']).toBe(true);
+    expect(own['account.device.seenForMs']).toBe(10 * DAY);
+    expect(own['account.passwordFree.amount.dailyAverage.30d']).toBe(Math.round(100_000 / 10));
+    expect(own['account.untrusted.passwordFree.amount.24h']).toBe(0);
+    // The attacker's device: held attempts count against the untrusted budget, never make it known or trusted.
+    const first = pay(T0 + 10 * DAY + MIN, attacker, 64_800);
+    await s.record(first);
+    await commit(first, 'hold');
+    const retry = await features(pay(T0 + 10 * DAY + 40 * MIN, attacker, 64_800));
+    expect(retry['account.device.trusted']).toBe(false);
+    expect(retry['account.device.known']).toBe(false);
+    expect(retry['account.device.seenForMs']).toBeUndefined();
+    expect(retry['linkedAccount.device.seenForMs']).toBeUndefined();
+    expect(retry['account.untrusted.passwordFree.amount.24h']).toBe(2 * 64_800);
+    expect(retry['account.untrusted.passwordFree.amount.7d']).toBe(2 * 64_800);
+    expect(retry['account.untrusted.passwordFree.count.10m']).toBe(1);
+    // Attempts (held ones too) raise the password-free average; the quota counts them.
+    expect(retry['account.passwordFree.amount.dailyAverage.30d']).toBe(Math.round((100_000 + 2 * 64_800) / 11)); // 11 days seen (day 0 to day 10 and 40 minutes);
+  });
+
+  it('reads a daily average only with the sum and the entity age it needs (the plan of a baseline rule)', async () => {
+    const policy = compilePolicy({
+      version: 'baseline', holdAt: 70,
+      rules: [{ id: 'over', when: { feature: 'account.amount.24h', gt: { feature: 'account.dailyAverage.7d', times: 3 } }, score: 50, message: 'm' }],
+    });
+    const s = store({ windows: policy.windows, plan: policy.plan });
+    const account = randomKey();
+    const DAY = 24 * 60 * MIN;
+    for (let day = 0; day < 4; day++) await s.record(event(T0 + day * DAY, [entity('account', account)], { amountMinor: 1_000 }));
+    const r = event(T0 + 4 * DAY, [entity('account', account)], { amountMinor: 12_000 });
+    const snapshot = await s.record(r);
+    const ev = { id: 'x', provider: 'generic', kind: 'authorization', occurredAt: r.at, amount: { minor: 12_000, currency: 'CNY' }, account: { id: 'a' }, merchant: { id: 'm' }, authMethod: 'biometric' } as const;
+    const f = buildFeatures(ev as never, snapshot, policy.readers);
+    expect(f['account.dailyAverage.7d']).toBe(Math.round(16_000 / 4));
+    expect(f['account.amount.24h']).toBe(12_000 + 1_000); // the 24 h window reaches back one bucket: never an undercount
+    expect(policy.rules[0]!.test(f)).toBe(true);
   });
 
   it('keeps and reads only what its plan names', async () => {

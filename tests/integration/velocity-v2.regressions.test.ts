@@ -86,7 +86,8 @@ describe('velocity v2', () => {
       };
       const oldestFirst = await held([4, 3, 2, 1, 0]);
       const newestFirst = await held([0, 1, 2, 3, 4]);
-      expect(oldestFirst).toBe(4);
+      // In time order the 2,000 CNY quota alone holds the last four (the untrusted-device budget may hold the first too).
+      expect(oldestFirst).toBeGreaterThanOrEqual(4);
       expect(newestFirst).toBeGreaterThanOrEqual(oldestFirst);
     });
 

@@ -359,10 +359,11 @@ export class KeyLedger {
   /** Keys among `keys` that no accepted event explains (each key's {tag}, and a marker's event key). */
   unexplained(keys: readonly string[]): string[] {
     return keys.filter((key) => {
-      // A scored hold opens a review: its record names the event; the shared indexes need an accepted event.
+      // A scored hold opens a review: its record names the event; the shared indexes (and the hourly
+      // decision counts) need an accepted event.
       const review = /^rh:\{ops\}:r:(.*)$/.exec(key);
       if (review) return !this.#allowed.has(`e:${review[1]}`);
-      if (/^rh:\{ops\}:(rs:open|h)$/.test(key)) return this.#allowed.size === 0;
+      if (/^rh:\{ops\}:(rs:open|h|st:\d+)$/.test(key)) return this.#allowed.size === 0;
       const m = /^rh:\{([^}]*)\}(?::m:(.*))?/.exec(key);
       if (!m) return true;
       if (!this.#allowed.has(m[1]!)) return true;

@@ -69,7 +69,7 @@ export async function opsHarness(
   const backend: OpsBackend =
     store instanceof RedisVelocityStore ? new RedisOpsBackend(store.client, { tag: `ops-${randomBytes(6).toString('hex')}` }) : new MemoryOpsBackend(now);
   const base = createRuntime(config, store, opsConfig);
-  const ops = createOperations(backend, base.hasher, opsConfig, config.limits.decisionTtlMs, now);
+  const ops = createOperations(backend, base.hasher, opsConfig, config.limits.decisionTtlMs, now, store);
   const runtime: Runtime = { ...base, operations: ops, deps: { ...base.deps, operations: ops } };
   const webhook = createWebhookHandler(() => runtime);
   return {

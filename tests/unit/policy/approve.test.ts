@@ -45,7 +45,12 @@ describe('approve rules', () => {
       expect(evaluate(defaults, { [`${kind}.blocked`]: true }).decision, kind).toBe('hold');
     }
     expect(evaluate(defaults, { 'ip.blocked': true }).decision).toBe('approve');
-    const burst = { 'event.passwordFree': true, 'event.currency': 'CNY', 'account.passwordFree.count.10m': 3, 'account.twoFactor': false, 'account.passwordFree.amount.24h': 60_000 };
+    // Held by score alone (a burst from a device the account never paid from: 40 + 30), under the budget and quotas.
+    const burst = {
+      'event.passwordFree': true, 'event.currency': 'CNY', 'account.twoFactor': false, 'account.isNew': false,
+      'account.device.trusted': false, 'account.device.known': false, 'account.untrusted.passwordFree.count.10m': 2,
+      'account.untrusted.passwordFree.amount.24h': 10_000, 'account.passwordFree.amount.24h': 10_000,
+    };
     expect(evaluate(defaults, burst).decision).toBe('hold');
     expect(evaluate(defaults, { ...burst, 'account.allowed': true })).toMatchObject({ decision: 'approve', reasons: expect.arrayContaining([expect.objectContaining({ rule: 'allowed-account' })]) });
     expect(evaluate(defaults, { ...burst, 'account.allowed': true, 'device.blocked': true }).decision).toBe('hold');

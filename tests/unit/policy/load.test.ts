@@ -217,6 +217,57 @@ describe('compilePolicy', () => {
   });
 });
 
+describe('comparing a feature with another feature times a factor (the customer baseline)', () => {
+  const baseline = (gt: unknown, feature = 'account.amount.24h') => policy([rule({ id: 'spend-over-baseline', when: { feature, gt } })]);
+
+  it('compiles, compares against the other feature times the factor, and is false when either is absent', () => {
+    const compiled = compilePolicy(baseline({ feature: 'account.dailyAverage.30d', times: 5 }));
+    const test = compiled.rules[0]!.test;
+    expect(test({ 'account.amount.24h': 5_001, 'account.dailyAverage.30d': 1_000 })).toBe(true);
+    expect(test({ 'account.amount.24h': 5_000, 'account.dailyAverage.30d': 1_000 })).toBe(false);
+    expect(test({ 'account.amount.24h': 5_001 })).toBe(false);
+    expect(test({ 'account.dailyAverage.30d': 0 })).toBe(false);
+    // times defaults to 1; gte / lt / lte too
+    const lte = compilePolicy(policy([rule({ when: { feature: 'account.count.24h', lte: { feature: 'account.count.dailyAverage.7d' } } })])).rules[0]!.test;
+    expect(lte({ 'account.count.24h': 3, 'account.count.dailyAverage.7d': 3 })).toBe(true);
+    expect(lte({ 'account.count.24h': 4, 'account.count.dailyAverage.7d': 3 })).toBe(false);
+  });
+
+  it('reads both features: the rule lists them and the read plan keeps and reads the referenced one', () => {
+    const compiled = compilePolicy(baseline({ feature: 'account.approved.amount.dailyAverage.30d', times: 5 }));
+    expect(compiled.rules[0]!.features).toEqual(['account.amount.24h', 'account.approved.amount.dailyAverage.30d']);
+    expect(compiled.readers.map(([name]) => name)).toContain('account.approved.amount.dailyAverage.30d');
+    const reads = compiled.plan.entities.account!.reads.map((r) => `${r.metric}.${r.window.name}`);
+    expect(reads).toEqual(expect.arrayContaining(['amount.24h', 'approvedAmount.30d']));
+  });
+
+  it('refuses an unknown referenced feature, naming the rule and the field', () => {
+    expect(refusal(baseline({ feature: 'account.dailyAverage.90d', times: 5 }))).toContain(
+      'rule "spend-over-baseline" (rules[0]) when.gt.feature: unknown feature "account.dailyAverage.90d"',
+    );
+  });
+
+  it('refuses a referenced feature that is not a number', () => {
+    expect(refusal(baseline({ feature: 'account.twoFactor', times: 2 }))).toContain('rule "spend-over-baseline" (rules[0]) when.gt.feature: "account.twoFactor" is a boolean, not a number');
+  });
+
+  it('refuses a bad factor: zero, negative, not a number, too large', () => {
+    for (const times of [0, -2, '5', 1e9]) {
+      expect(refusal(baseline({ feature: 'account.dailyAverage.30d', times })), String(times)).toContain('rule "spend-over-baseline" (rules[0]) when.gt.times: expected a positive factor');
+    }
+  });
+
+  it('refuses an unknown key, a missing feature and a value that is neither a number nor a reference', () => {
+    expect(refusal(baseline({ feature: 'account.dailyAverage.30d', factor: 5 }))).toContain('when.gt: unknown field "factor"');
+    expect(refusal(baseline({ times: 5 }))).toContain('when.gt.feature: expected a feature name');
+    expect(refusal(baseline('5'))).toContain('when.gt: expected a number or { feature: <name>, times: <factor> }');
+  });
+
+  it('refuses a reference on a feature that is not a number (the left side)', () => {
+    expect(refusal(baseline({ feature: 'account.dailyAverage.30d' }, 'event.currency'))).toContain('when.gt: "event.currency" is a string, not a number');
+  });
+});
+
 describe('loadPolicyFile', () => {
   it('reads JSON as well as YAML', () => {
     const path = file('policy.json', JSON.stringify(policy([rule()])));

@@ -52,6 +52,11 @@ const rows: [string, number, string, number, boolean, string | undefined, string
   ['e8', 2, 'generic', 40_000, true, 'fraud', 'V3'],
 ];
 
+/** Optional segments on the label lines (an attack strategy, a kind of customer). */
+const SEGMENTS: Record<string, string[]> = {
+  e1: ['drip'], e3: ['drip'], e4: ['burst'], e8: ['burst'], e2: ['app-store', 'gamer'], e5: ['everyday'], e6: ['everyday'],
+};
+
 let report: Report;
 
 beforeAll(async () => {
@@ -74,7 +79,7 @@ beforeAll(async () => {
       .join('\n'),
   );
   const labelsPath = join(dir, 'labels.jsonl');
-  writeFileSync(labelsPath, rows.filter((r) => r[5]).map(([id, , , , , label]) => JSON.stringify({ id, label })).join('\n'));
+  writeFileSync(labelsPath, rows.filter((r) => r[5]).map(([id, , , , , label]) => JSON.stringify({ id, label, ...(SEGMENTS[id] && { segments: SEGMENTS[id] }) })).join('\n'));
   report = await replay({
     history,
     policies: [
@@ -157,11 +162,45 @@ describe('report on a hand-computed example', () => {
     ]);
   });
 
+  it('per segment named in the labels: payments and money held, by label', () => {
+    const [a, b] = report.policies;
+    expect(a!.segments).toEqual({
+      'app-store': { events: 1, held: 1, amount: 15_000, heldAmount: 15_000, fraud: 0, legit: 1, heldPct: 100, heldAmountPct: 100 },
+      burst: { events: 2, held: 1, amount: 45_000, heldAmount: 40_000, fraud: 2, legit: 0, heldPct: 50, heldAmountPct: 88.89 },
+      drip: { events: 2, held: 2, amount: 45_000, heldAmount: 45_000, fraud: 2, legit: 0, heldPct: 100, heldAmountPct: 100 },
+      everyday: { events: 2, held: 1, amount: 62_000, heldAmount: 60_000, fraud: 0, legit: 2, heldPct: 50, heldAmountPct: 96.77 },
+      gamer: { events: 1, held: 1, amount: 15_000, heldAmount: 15_000, fraud: 0, legit: 1, heldPct: 100, heldAmountPct: 100 },
+    });
+    expect(b!.segments!.drip).toMatchObject({ held: 1, heldAmount: 30_000, heldAmountPct: 66.67 });
+    expect(renderTable(report)).toMatch(/drip \(fraud\)\s+2 of 2 \(100\.00%\), 450\.00 \(100\.00%\)\s+1 of 2 \(50\.00%\), 300\.00 \(66\.67%\)/);
+  });
+
   it('the printed table shows both policies side by side', () => {
     const table = renderTable(report);
     expect(table).toMatch(/held\s+5 \(62\.50%\)\s+3 \(37\.50%\)/);
     expect(table).toMatch(/fraud money held\s+850\.00 \(94\.44%\)\s+700\.00 \(77\.78%\)/);
     expect(table).toMatch(/precision \/ recall\s+0\.60 \/ 0\.75\s+0\.67 \/ 0\.50/);
     expect(table).toMatch(/hold -> approve\s+2 \(fraud 1, legit 1\), 300\.00 CNY/);
+  });
+});
+
+describe('labels file', () => {
+  const labels = (name: string, lines: unknown[]) => {
+    const path = join(dir, name);
+    writeFileSync(path, lines.map((l) => JSON.stringify(l)).join('\n'));
+    return readLabels(path);
+  };
+
+  it('reads optional segments per line', async () => {
+    const read = await labels('seg-ok.jsonl', [{ id: 'x', label: 'fraud', segments: ['drip'] }, { id: 'y', label: 'legit' }]);
+    expect(read.segments.get('x')).toEqual(['drip']);
+    expect(read.segments.has('y')).toBe(false);
+    expect(read).toMatchObject({ fraud: 1, legit: 1 });
+  });
+
+  it('refuses segments that are not a short list of names, naming the line and the field', async () => {
+    for (const segments of ['drip', [1], ['has space'], Array(17).fill('a')]) {
+      await expect(labels('seg-bad.jsonl', [{ id: 'x', label: 'fraud' }, { id: 'y', label: 'legit', segments }])).rejects.toThrow(/line 2.*segments: expected a list|segments: expected a list/);
+    }
   });
 });

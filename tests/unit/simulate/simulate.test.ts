@@ -38,3 +38,38 @@ describe('simulate', () => {
     expect(burst(strict).attempts - burst(strict).held).toBe(burst(strict).lost / 64_800);
   });
 });
+
+describe('simulate: attackers and customer segments', () => {
+  it('labels every payment with its segments: each attack strategy, and the customers the issue names', async () => {
+    const seen = new Map<string, { fraud: number; legit: number }>();
+    const twoFactorOf = new Map<string, boolean | undefined>();
+    const result = await simulate({
+      policy: { policy: loadPolicyFile('policies/default.yaml'), file: 'p' },
+      people: 400, days: 12, warmupDays: 0, seed: 9, attacks: parseAttacks('all=2'), noticeHours: 48,
+      onPayment: (event, label, segments) => {
+        for (const s of segments) {
+          const c = seen.get(s) ?? { fraud: 0, legit: 0 };
+          c[label]++;
+          seen.set(s, c);
+        }
+        if (label === 'fraud') twoFactorOf.set(segments[0]!, event.account.twoFactor);
+      },
+    });
+    for (const strategy of ['burst', 'drip', 'quota', 'fresh', 'spread', 'twofa']) {
+      expect(seen.get(strategy), strategy).toMatchObject({ legit: 0 });
+      expect(seen.get(strategy)!.fraud, strategy).toBeGreaterThan(0);
+      expect(result.attacks.find((a) => a.strategy === strategy)!.victims).toBe(2);
+    }
+    // The 2FA attacker's victims have 2FA; the others' do not.
+    expect(twoFactorOf.get('twofa')).toBe(true);
+    expect(twoFactorOf.get('drip')).toBe(false);
+    for (const segment of ['everyday', 'app-store', 'gamer', 'subscription', 'new-phone', 'ipad-idle-7d', 'family-device', 'no-2fa']) {
+      expect(seen.get(segment)?.legit ?? 0, segment).toBeGreaterThan(0);
+      expect(seen.get(segment)!.fraud, segment).toBe(0);
+    }
+    // The report gives the same segments, fraud strategies with fraud payments only.
+    const segments = result.report.policies[0]!.segments!;
+    expect(segments.twofa!.fraud).toBe(seen.get('twofa')!.fraud);
+    expect(segments.gamer!.legit).toBe(seen.get('gamer')!.legit);
+  });
+});
