@@ -17,7 +17,8 @@
  * BENCH_SECONDS (default 4) sets each timed cell; BENCH_PRELOAD (default 100000) the preload;
  * BENCH_BLOCK_SECONDS (default 2) and BENCH_ROUNDS (default 3) the engine comparison's blocks.
  * With REDIS_URL (e.g. to size a target instance type) nothing is flushed, and the memory figure is
- * the growth during the preload: use an empty database.
+ * the growth during the preload: use an empty database. BENCH_POLICY benches another policy file
+ * (e.g. bench/policies/trust.yaml, reading the detection state) and writes bench/results/latest-<name>.json.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -46,6 +47,9 @@ const LEVELS = [1, 16, 64] as const;
 const POPULATION = 10_000;
 const DAY = 86_400_000;
 const BLOCK_SECONDS = Number(process.env.BENCH_BLOCK_SECONDS ?? 2);
+/** BENCH_POLICY: a policy file to bench instead of the default (e.g. bench/policies/trust.yaml). */
+const POLICY = process.env.BENCH_POLICY;
+const RESULTS = POLICY ? `bench/results/latest-${POLICY.replace(/^.*\//, '').replace(/\.\w+$/, '')}.json` : 'bench/results/latest.json';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** The hot merchant's currencies. */
 const CURRENCIES = (
@@ -58,7 +62,7 @@ type Engine = (typeof ENGINES)[number];
 
 /** The default policy keeping the state the detection rules will read (approved spend, device trust, 30d sums), as a file. */
 function detectionStatePolicy(): string {
-  const policy = parseYaml(readFileSync('policies/default.yaml', 'utf8')) as Record<string, unknown>;
+  const policy = parseYaml(readFileSync(POLICY ?? 'policies/default.yaml', 'utf8')) as Record<string, unknown>;
   const keep = [
     ...['account', 'linkedAccount'].flatMap((e) => [
       `${e}.approved.amount.24h`, `${e}.approved.count.24h`, `${e}.approved.amount.30d`,
@@ -67,7 +71,7 @@ function detectionStatePolicy(): string {
     'instrument.approved.amount.24h',
   ];
   const path = join(mkdtempSync(join(tmpdir(), 'riskhook-bench-')), 'detection-state.json');
-  writeFileSync(path, JSON.stringify({ ...policy, version: 'default-keeping-detection-state', keep }));
+  writeFileSync(path, JSON.stringify({ ...policy, version: `${String(policy.version)}-keeping-detection-state`, keep }));
   return path;
 }
 
@@ -235,15 +239,20 @@ interface MemoryFigures {
   activeEntities: number;
   /**
    * MEMORY USAGE of the keys charged to entities (not short-lived keys, TTL under an hour, nor
-   * per-event records), per active entity: independent of what else the server holds.
+   * per-event records, nor the operations slot's indexes), per active entity: independent of what
+   * else the server holds.
    */
   bytesPerEntity: number;
   /** Growth of used_memory less short-lived keys and per-event records, per entity: adds the keyspace's own tables, and depends on the order of preloads. */
   usedMemoryBytesPerEntity: number;
   /** Per-event records (one per event, e.g. decisions), per event. */
   bytesPerEventRecord: number;
-  groups: (KeyGroup & { charged: 'entity' | 'short-lived' | 'per event' })[];
+  /** Operations indexes and stats on the {ops} slot (holds, open reviews, hourly counts), per event. */
+  operationsBytesPerEvent: number;
+  groups: (KeyGroup & { charged: Charged })[];
 }
+
+type Charged = 'entity' | 'short-lived' | 'per event' | 'operations';
 
 /**
  * Preloads PRELOAD typical events over a simulated 24 h (each received at its time) with `one`,
@@ -282,10 +291,9 @@ async function preloadAndMeasure(
       ? 'short-lived'
       : (g.example.match(/[A-Za-z0-9_-]{16}/g) ?? []).some((token) => eventKeys.has(token))
         ? 'per event'
-        : 'entity') as
-      | 'entity'
-      | 'short-lived'
-      | 'per event',
+        : g.example.startsWith('rh:{ops}')
+          ? 'operations' // indexes of holds and reviews, hourly stats: they grow with holds, not entities
+          : 'entity') as Charged,
   }));
   const bytes = (charged: string) => groups.filter((g) => g.charged === charged).reduce((s, g) => s + g.keys * g.meanBytes, 0);
   return {
@@ -293,8 +301,9 @@ async function preloadAndMeasure(
     preloadSeconds,
     activeEntities: entities.size,
     bytesPerEntity: Math.round(bytes('entity') / entities.size),
-    usedMemoryBytesPerEntity: Math.round((grown - bytes('short-lived') - bytes('per event')) / entities.size),
+    usedMemoryBytesPerEntity: Math.round((grown - bytes('short-lived') - bytes('per event') - bytes('operations')) / entities.size),
     bytesPerEventRecord: Math.round(bytes('per event') / PRELOAD),
+    operationsBytesPerEvent: Math.round(bytes('operations') / PRELOAD),
     groups,
   };
 }
@@ -308,6 +317,7 @@ async function main() {
     RISKHOOK_STAGE: 'bench',
     REDIS_URL: url,
     RISKHOOK_DEADLINE_MS: '5000', // measure the work, not the fallback
+    ...(POLICY && { RISKHOOK_POLICY: POLICY }),
   });
   const secret = config.providers.genericSecrets[0]!;
   const store = new RedisVelocityStore(createRedisClient(url, config.deadlineMs), config.limits);
@@ -481,7 +491,7 @@ async function main() {
     ];
 
     // 5. Report.
-    console.log(`riskhook bench: ${SECONDS} s per cell, Redis on loopback, default policy (${entitiesPerEvent} entities x ${windows} windows; ${countersPerEvent} counters per event)`);
+    console.log(`riskhook bench: ${SECONDS} s per cell, Redis on loopback, policy ${config.policy.version} (${entitiesPerEvent} entities x ${windows} windows; ${countersPerEvent} counters per event)`);
     console.log('');
     console.log('scenario       in-flight      ops/s    p50 µs    p99 µs   Redis CPU µs/op   vs rlf ops/s');
     for (const c of cells) {
@@ -504,7 +514,7 @@ async function main() {
       console.log(
         `memory, ${name}: ${m.bytesPerEntity} B per active entity (MEMORY USAGE of its keys; used_memory growth ${m.usedMemoryBytesPerEntity} B) ` +
           `after ${m.preloadEvents} events (simulated 24 h, ${m.preloadSeconds.toFixed(1)} s) over ${m.activeEntities} entities; ` +
-          `per-event records (${m.bytesPerEventRecord} B per event) and short-lived keys not charged to entities`,
+          `per-event records (${m.bytesPerEventRecord} B per event), operations indexes (${m.operationsBytesPerEvent} B per event) and short-lived keys not charged to entities`,
       );
       for (const g of m.groups.slice(0, 8)) {
         console.log(`  ${g.pattern.padEnd(22)} ${String(g.keys).padStart(8)} keys x ${String(g.meanBytes).padStart(5)} B, TTL ~${Math.round(g.medianTtlMs / 60_000)} min: ${g.charged}`);
@@ -515,8 +525,8 @@ async function main() {
     if (failures > 0) console.log(`WARNING: ${failures} degraded or failed answers during the run`);
     mkdirSync('bench/results', { recursive: true });
     const result = { at: new Date().toISOString(), seconds: SECONDS, countersPerEvent, cells, handlerOwn, memory, referenceMemory, engineTable, comparison, targets, failures };
-    writeFileSync('bench/results/latest.json', `${JSON.stringify(result, null, 2)}\n`);
-    console.log('written: bench/results/latest.json');
+    writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`written: ${RESULTS}`);
   } finally {
     await store.close();
     await referenceStore.close();

@@ -12,7 +12,7 @@ import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
 import { type Features, buildFeatures } from './policy/features.js';
 import type { Policy } from './policy/load.js';
-import { type CommitRequest, type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
+import { type ClaimRecord, type CommitRequest, type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
 import { type DecisionOperations, reportReviewNotOpened } from './operations/index.js';
 import type { ListMembership } from './lists/lists.js';
 
@@ -60,7 +60,15 @@ export async function decide(
   const deadline = startedAt + deps.deadlineMs - RESPONSE_MARGIN_MS;
   const eventKey = deps.hasher.event(event.provider, event.id);
   try {
-    const claim = await beforeDeadline(() => deps.store.claim(eventKey, now()), deadline, now, deps.store);
+    const request = recordRequest(event, eventKey, deps.hasher, startedAt);
+    const store = deps.store;
+    // Without operations (replay, simulation) there are no lists to read or wait for.
+    const operations = deps.operations;
+    // Claim and record in one round trip where the store can (one script call on a single node),
+    // list membership alongside; else claim, then record (nothing is sent past the deadline).
+    let [{ claim, snapshot }, lists] = store.claimRecord
+      ? await beforeDeadline(() => Promise.all([store.claimRecord!(request, now()), readLists(operations, request, event.id)]), deadline, now, store)
+      : [{ claim: await beforeDeadline(() => store.claim(eventKey, now()), deadline, now, store) } as ClaimRecord, undefined];
     if (claim.state === 'decided') {
       // A retry of a hold: its review may be missing (a crash right after storing the decision).
       await openReview(event, claim.decision, deps, deadline, now);
@@ -72,13 +80,11 @@ export async function decide(
       const first = await awaitDecision(deps.store, eventKey, deadline, now);
       return first ? stored(first, trace) : await fallbackWithReview(event, deps, 'duplicate_in_flight', startedAt, trace);
     }
-    const request = recordRequest(event, eventKey, deps.hasher, startedAt);
-    // List membership is read alongside velocity (same round trip on a single node); without
-    // operations (replay, simulation) there are no lists to wait for.
-    const operations = deps.operations;
-    const [snapshot, lists] = operations
-      ? await beforeDeadline(() => Promise.all([deps.store.record(request), readLists(operations, request, event.id)]), deadline, now, deps.store)
-      : [await beforeDeadline(() => deps.store.record(request), deadline, now, deps.store), undefined];
+    if (!snapshot) {
+      [snapshot, lists] = operations
+        ? await beforeDeadline(() => Promise.all([store.record(request), readLists(operations, request, event.id)]), deadline, now, store)
+        : [await beforeDeadline(() => store.record(request), deadline, now, store), undefined];
+    }
     trace.features = buildFeatures(event, snapshot, deps.policy.readers, lists);
     const evaluation = evaluate(deps.policy, trace.features);
     trace.shadow = evaluation.shadow;

@@ -1,19 +1,22 @@
 /**
- * The Redis store. It only moves bytes: the arithmetic lives in velocity.lua (mirroring memory.ts).
- * On a single node an event is one script call for all its entities, its marker folded into the
- * decision record (one round trip, one script run); on a cluster, one call per entity, all sent at
- * once, each to its shard with a per-entity marker (every key of an entity shares its hash tag).
- * Every Redis failure surfaces as StoreUnavailableError.
+ * The Redis store. It only moves bytes: the arithmetic lives in the velocity library (velocity.lua
+ * with the recorders library.ts generates from the plan, mirroring memory.ts). On a single node an
+ * event's claim and record are one function call for all its entities, its marker folded into the
+ * decision record (one round trip, one script run), then commit; on a cluster, the claim, then one
+ * call per entity, all sent at once, each to its shard with a per-entity marker (every key of an
+ * entity shares its hash tag). Every Redis failure surfaces as StoreUnavailableError (a command
+ * timeout as StoreTimeoutError).
  */
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { StoreTimeoutError, StoreUnavailableError } from '../errors.js';
 import type { Decision } from '../events.js';
-import { CURRENCY_CAP, type EntityPlan, METRICS, type StorePlan, planOf } from './plan.js';
-import { SCRIPTS, VELOCITY_LIBRARY } from './scripts/index.js';
+import { velocityLibrary } from './library.js';
+import { CURRENCY_CAP, type EntityPlan, type StorePlan, planOf } from './plan.js';
+import { SCRIPTS } from './scripts/index.js';
 import {
   type BindingRequest,
   type Claim,
+  type ClaimRecord,
   type CommitRequest,
   type EntityUpdate,
   type EntityVelocity,
@@ -67,16 +70,14 @@ export class RedisVelocityStore implements VelocityStore {
       if (!(name in client)) client.defineCommand(name, { lua: script.lua, numberOfKeys: script.keys });
     }
     this.#cluster = (client as Cluster).isCluster === true;
+    if (!this.#cluster) this.claimRecord = (request, now) => this.#claimRecord(request, now);
     this.#client = client as ScriptClient;
     this.#limits = limits;
     this.#plan = planOf(limits);
-    const plans = Object.values(this.#plan.entities)
-      .map((plan) => `${KIND_CODE[plan.kind]}=${encodePlan(plan).join(',')}`)
-      .join(';');
-    const name = `riskhook_${createHash('sha1').update(VELOCITY_LIBRARY).update(plans).digest('hex').slice(0, 20)}`;
-    this.#library = VELOCITY_LIBRARY.replaceAll('__PLANS__', plans).replaceAll('__LIBRARY__', name);
-    this.velocityLibrary = name;
-    this.velocityFunction = `${name}v`;
+    const library = velocityLibrary(this.#plan);
+    this.#library = library.text;
+    this.velocityLibrary = library.name;
+    this.velocityFunction = library.function;
     this.#commits = Object.values(this.#plan.entities).some(
       (p) => p.pairs || p.counts.includes('approvedCount') || p.amounts.includes('approvedAmount'),
     );
@@ -97,6 +98,22 @@ export class RedisVelocityStore implements VelocityStore {
     if (state === 'decided' && value !== undefined) return { state, decision: JSON.parse(value) as Decision };
     if (state === 'claimed' || state === 'takeover' || state === 'pending') return { state };
     throw new StoreUnavailableError(`unexpected claim reply: ${state}`);
+  }
+
+  /**
+   * On a single node, claim and record are one function call (the marker is the decision record).
+   * Unset on a cluster: decide claims, then records, checking its deadline in between.
+   */
+  readonly claimRecord?: (request: RecordRequest, now: number) => Promise<ClaimRecord>;
+
+  async #claimRecord(request: RecordRequest, now: number): Promise<ClaimRecord> {
+    const entities = request.entities.filter((e) => this.#plan.entities[e.kind]);
+    const reply = (await this.#call(() => this.#script('claim', request, entities, now))) as (string | number)[];
+    const state = reply[0];
+    if (state === 'decided') return { claim: { state, decision: JSON.parse(String(reply[1])) as Decision } };
+    if (state === 'pending') return { claim: { state } };
+    if (state !== 'claimed' && state !== 'takeover') throw new StoreUnavailableError(`unexpected claim reply: ${state}`);
+    return { claim: { state }, snapshot: this.#snapshot([entities], [reply.slice(1)], request) };
   }
 
   async readDecision(eventKey: string): Promise<Decision | undefined> {
@@ -162,7 +179,7 @@ export class RedisVelocityStore implements VelocityStore {
     return velocityClock(request.at, request.receivedAt ?? request.at, this.#limits.maxEventLagMs ?? DEFAULT_LIMITS.maxEventLagMs);
   }
 
-  #script(mode: 'record' | 'commit', request: RecordRequest | CommitRequest, entities: readonly EntityUpdate[]): Promise<Reply> {
+  #script(mode: 'claim' | 'record' | 'commit', request: RecordRequest | CommitRequest, entities: readonly EntityUpdate[], now = 0): Promise<Reply> {
     const single = !this.#cluster;
     const marker = single ? keys.decision(request.eventKey) : keys.marker(keys.tag(entities[0]!), request.eventKey);
     const commit = mode === 'commit' ? (request as CommitRequest) : undefined;
@@ -177,8 +194,8 @@ export class RedisVelocityStore implements VelocityStore {
       this.#limits.distinctCap,
       CURRENCY_CAP,
       this.#plan.deviceRetentionMs,
-      commit && single ? JSON.stringify(commit.decision) : '',
-      commit?.decision.decision === 'approve' ? '1' : '0',
+      mode === 'claim' ? now : commit && single ? JSON.stringify(commit.decision) : '',
+      mode === 'claim' ? this.#limits.claimStaleMs : commit?.decision.decision === 'approve' ? '1' : '0',
       commit?.strongAuth ? '1' : '0',
       single ? 'd' : 'm',
     ];
@@ -228,33 +245,7 @@ export class RedisVelocityStore implements VelocityStore {
   }
 }
 
-/** An entity plan as velocity.lua reads it (see its header). */
-export function encodePlan(plan: EntityPlan): (string | number)[] {
-  const code = (m: string) => METRICS.indexOf(m as never) + 1;
-  return [
-    plan.ttlMs,
-    layoutOf(plan),
-    plan.counts.length,
-    ...plan.counts.map(code),
-    plan.amounts.length,
-    ...plan.amounts.map(code),
-    plan.resolutions.length,
-    ...plan.resolutions.flatMap((r) => [r.bucketMs, r.slots, r.amounts ? '1' : '0']),
-    plan.reads.length,
-    ...plan.reads.flatMap((r) => [code(r.metric), r.window.ms, plan.resolutions.findIndex((x) => x.bucketMs === r.window.bucketMs) + 1]),
-    plan.relations.length,
-    ...plan.relations.flatMap((r) => [KIND_CODE[r.relation], r.retentionMs, r.windows.length, ...r.windows.map((w) => w.ms)]),
-    plan.pairs ? '1' : '0',
-  ];
-}
-
-/** A 32-bit fingerprint of what an entity's buckets hold: a policy that keeps something else starts them afresh. */
-export function layoutOf(plan: Pick<EntityPlan, 'counts' | 'amounts' | 'resolutions'>): number {
-  const text = JSON.stringify([plan.counts, plan.amounts, plan.resolutions]);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
+export { encodePlan, layoutOf } from './library.js';
 
 /** Reads one entity's part of velocity.lua's flat reply, from `offset`; returns it and where the next starts. */
 export function parseEntityReply(

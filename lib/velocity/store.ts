@@ -88,6 +88,12 @@ export type Claim =
   | { readonly state: 'pending' }
   | { readonly state: 'decided'; readonly decision: Decision };
 
+/** A claim, with the recorded snapshot when this attempt decides the event. */
+export interface ClaimRecord {
+  readonly claim: Claim;
+  readonly snapshot?: VelocitySnapshot;
+}
+
 export interface StoreLimits {
   readonly windows: readonly WindowSpec[];
   /** What each entity keeps and reads (the compiled policy's); unset: everything (tools, contract tests). */
@@ -108,6 +114,12 @@ export interface VelocityStore {
   readonly name: 'redis' | 'memory';
   /** Claim an event id (first delivery), or find the decision or the attempt already there. */
   claim(eventKey: string, now: number): Promise<Claim>;
+  /**
+   * Claim the event id and, when this attempt may decide it (claimed or takeover), record it: what
+   * claim then record do, in one round trip (on a single Redis node, one script call). Optional:
+   * decide falls back to claim, then record.
+   */
+  claimRecord?(request: RecordRequest, now: number): Promise<ClaimRecord>;
   /** Read the decision stored for an event id, if any (used while a duplicate waits). */
   readDecision(eventKey: string): Promise<Decision | undefined>;
   saveDecision(eventKey: string, decision: Decision): Promise<void>;

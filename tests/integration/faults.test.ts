@@ -292,7 +292,8 @@ async function verify(name: string, c: FaultCase, traffic: readonly Sample[], x:
   // Redis: no half-applied entity; every answer with velocity counted everywhere.
   const admin = new Redis(c.server.url);
   try {
-    const before = await readState(admin, first);
+    const lostOk = (s: Sample) => x.dataLost === true && s.startedAt < x.backAt;
+    const before = await readState(admin, first, lostOk);
     let lateEntities = 0;
     let splitEvents = 0;
     for (const s of first) {
@@ -316,7 +317,7 @@ async function verify(name: string, c: FaultCase, traffic: readonly Sample[], x:
     // Counted once on every entity. After an empty restart, an event from before it may stay uncounted: its counts
     // went with the old server, but its decision reached the new one (a command resent on reconnect), so its retry
     // is answered that decision and counts nothing; still, nothing is half-applied or counted twice (readState).
-    const after = await readState(admin, first);
+    const after = await readState(admin, first, lostOk);
     let lost = 0;
     for (const s of first) {
       if (!x.dataLost || s.startedAt >= x.backAt) expect(after.get(s), `${s.wire.id} after its retry`).toEqual(Array(OWN_KINDS.length + 1).fill(true));
@@ -371,7 +372,7 @@ function checkAnswers(samples: readonly Sample[], reasons: readonly string[]): v
  * amount at every bucket resolution go together for all its entities. The merchant, which every
  * event of a lane touches, must count exactly the events counted.
  */
-async function readState(admin: Redis, samples: readonly Sample[]): Promise<Map<Sample, boolean[]>> {
+async function readState(admin: Redis, samples: readonly Sample[], lostOk: (s: Sample) => boolean = () => false): Promise<Map<Sample, boolean[]>> {
   const { keys, KIND_CODE, RELATIONS } = { ...lib.redis, ...lib.store };
   const tag = (s: Sample, kind: EntityKind) => keys.tag({ kind, key: s.lane.runtime.hasher.entity(kind, rawId(s.wire, kind)) });
   const eventKey = (s: Sample) => s.lane.runtime.hasher.event('generic', s.wire.id);
@@ -403,6 +404,9 @@ async function readState(admin: Redis, samples: readonly Sample[]): Promise<Map<
       const one = { n: 1, a: s.wire.amount.minor, p: pf ? 1 : 0, q: pf ? s.wire.amount.minor : 0 };
       const totals = bucketTotals(hash, plan.entities[kind]!);
       const entity = `${s.wire.id} ${kind}`;
+      // After an empty restart, an event counted on the old server may have its decision resent to the new one
+      // (ioredis resends an unanswered command on reconnect): decided, its counts gone with the old server.
+      if (marked && lostOk(s) && Object.keys(hash).length === 0 && related === 0) return false;
       if (marked) {
         expect(firstSeenOf(hash), `${entity}: first seen`).toBe(Date.parse(s.wire.occurredAt));
         for (const res of resolutions(s.lane)) expect(totals.get(res), `${entity} @${res}s`).toEqual(one);
@@ -412,7 +416,9 @@ async function readState(admin: Redis, samples: readonly Sample[]): Promise<Map<
       }
       return marked;
     });
-    counted.push(marked);
+    // Lost or not, all or nothing: no event is counted on part of its entities.
+    if (marked && counted.includes(false)) expect(counted, `${s.wire.id}: counts lost on part of its entities`).toEqual(counted.map(() => false));
+    counted.push(marked && !counted.includes(false));
     state.set(s, counted);
   }
   // The shared merchant of each lane: exactly the events counted.
