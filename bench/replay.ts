@@ -13,8 +13,13 @@
  *   stream          BENCH_REPLAY_STREAM_EVENTS (default 2,000,000; 0 skips it) events: the simulated week
  *                   repeated with shifted times and ids, gzip, replayed in one run; RSS sampled along
  *                   the way must stay flat (the store keeps its retention, not the history)
- * Target (DESIGN.md section 8): replay at least 50,000 events/s on one core, checked against the
- * default policy's steady passes. Prints a table, writes bench/results/replay.json.
+ * Three clocks per row: process CPU seconds (process.cpuUsage: every thread of the process, so the
+ * GC's helper threads count too), the main thread's CPU seconds (Linux: /proc/self/task/<pid>/stat
+ * utime + stime, 10 ms ticks; the one thread a replay runs on) and wall time.
+ * Target (DESIGN.md section 8): replay at least 50,000 events/s on one core, judged on process CPU
+ * seconds (all threads: the stricter reading of "one core") of the default policy's steady passes;
+ * the main thread's and wall figures are printed beside it, never substituted for it. Prints a
+ * table, writes bench/results/replay.json.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,19 +44,51 @@ const DAY_MS = 86_400_000;
 interface Row {
   scenario: string;
   events: number;
+  /** Wall seconds. */
   seconds: number;
+  /** Events per process CPU second (all threads): the figure the target is judged on. */
   perSecond: number;
   cpuSeconds: number;
+  /** Events per CPU second of the main thread alone (null where /proc is not there). */
+  mainPerSecond: number | null;
+  mainCpuSeconds: number | null;
+  wallPerSecond: number;
 }
+
+/** CPU seconds the main thread has used (Linux /proc; undefined elsewhere). */
+function mainThreadCpu(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: the unit of /proc times (100 on Linux for x86 and arm). */
+const CLOCK_TICKS = 100;
 
 async function timed(scenario: string, run: () => Promise<number>): Promise<Row> {
   const cpu = process.cpuUsage();
+  const main = mainThreadCpu();
   const started = process.hrtime.bigint();
   const events = await run();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const used = process.cpuUsage(cpu);
+  const mainAfter = mainThreadCpu();
   const cpuSeconds = (used.user + used.system) / 1e6;
-  return { scenario, events, seconds, perSecond: Math.round(events / cpuSeconds), cpuSeconds };
+  const mainCpuSeconds = main === undefined || mainAfter === undefined ? null : mainAfter - main;
+  return {
+    scenario,
+    events,
+    seconds,
+    perSecond: Math.round(events / cpuSeconds),
+    cpuSeconds,
+    mainPerSecond: mainCpuSeconds ? Math.round(events / mainCpuSeconds) : null,
+    mainCpuSeconds,
+    wallPerSecond: Math.round(events / seconds),
+  };
 }
 
 /** The fastest of `passes` runs, named as such. */
@@ -101,6 +138,7 @@ interface StreamResult {
   events: number;
   perSecond: number;
   cpuSeconds: number;
+  mainPerSecond: number | null;
   fileMB: number;
   /** [payments replayed, RSS MB, heap used MB] every ~5% of the stream. */
   samples: [number, number, number][];
@@ -115,6 +153,7 @@ async function stream(history: string, dir: string, events: number, policies: Po
   const samples: [number, number, number][] = [];
   const every = Math.max(10_000, Math.round(total / 20 / 10_000) * 10_000);
   const cpu = process.cpuUsage();
+  const main = mainThreadCpu();
   const report = await replay({
     history: path,
     policies,
@@ -126,11 +165,14 @@ async function stream(history: string, dir: string, events: number, policies: Po
   });
   const used = process.cpuUsage(cpu);
   const cpuSeconds = (used.user + used.system) / 1e6;
+  const mainAfter = mainThreadCpu();
+  const mainSeconds = main === undefined || mainAfter === undefined ? 0 : mainAfter - main;
   const quarter = (from: number, to: number) => Math.max(...samples.filter(([p]) => p > from * total && p <= to * total).map(([, rss]) => rss));
   return {
     events: report.history.payments,
     perSecond: Math.round(report.history.payments / cpuSeconds),
     cpuSeconds,
+    mainPerSecond: mainSeconds > 0 ? Math.round(report.history.payments / mainSeconds) : null,
     fileMB: Math.round(statSync(path).size / 1e6),
     samples,
     rssFirstQuarterMB: quarter(0, 0.25),
@@ -172,11 +214,19 @@ async function main(): Promise<void> {
       `replay benchmark: ${sim.payments.toLocaleString('en-US')} simulated payments, ${(statSync(sim.history).size / 1e6).toFixed(1)} MB JSONL; ` +
         `default policy ${features(policy.policy)} features`,
     );
-    console.log('scenario'.padEnd(48) + 'events'.padStart(11) + 'events/CPU-s'.padStart(15) + 'wall s'.padStart(9));
-    for (const r of rows) console.log(r.scenario.padEnd(48) + r.events.toLocaleString('en-US').padStart(11) + r.perSecond.toLocaleString('en-US').padStart(15) + r.seconds.toFixed(2).padStart(9));
+    const n = (x: number | null) => (x === null ? '-' : x.toLocaleString('en-US'));
+    console.log(
+      'scenario'.padEnd(48) + 'events'.padStart(11) + 'events/CPU-s'.padStart(15) + 'main thread'.padStart(13) + 'events/wall-s'.padStart(15) + 'wall s'.padStart(9),
+    );
+    console.log(' '.repeat(59) + '(all threads)'.padStart(15) + 'events/CPU-s'.padStart(13));
+    for (const r of rows) {
+      console.log(
+        r.scenario.padEnd(48) + n(r.events).padStart(11) + n(r.perSecond).padStart(15) + n(r.mainPerSecond).padStart(13) + n(r.wallPerSecond).padStart(15) + r.seconds.toFixed(2).padStart(9),
+      );
+    }
     if (long) {
       console.log(
-        `stream, default policy, ${long.fileMB} MB gzip`.padEnd(48) + long.events.toLocaleString('en-US').padStart(11) + long.perSecond.toLocaleString('en-US').padStart(15),
+        `stream, default policy, ${long.fileMB} MB gzip`.padEnd(48) + long.events.toLocaleString('en-US').padStart(11) + long.perSecond.toLocaleString('en-US').padStart(15) + n(long.mainPerSecond).padStart(13),
       );
       console.log(
         `  memory on the stream: RSS ${long.rssFirstQuarterMB} MB at most in its first quarter, ${long.rssLastQuarterMB} MB in its last, peak ${long.peakRssMB} MB ` +
@@ -184,10 +234,15 @@ async function main(): Promise<void> {
           `samples [payments, RSS MB, heap MB]: ${long.samples.map((s) => `[${s.join(', ')}]`).join(' ')}`,
       );
     }
+    const verdict = (x: number | null) => (x === null ? 'not measured' : x >= TARGET ? 'met' : 'NOT met');
     console.log(
-      `target: replay >= ${TARGET.toLocaleString('en-US')} events/s on one core: ${steady.perSecond >= TARGET ? 'met' : 'NOT met'} ` +
-        `(default policy ${steady.perSecond.toLocaleString('en-US')}/CPU-s, best of ${PASSES}; first pass ${first.perSecond.toLocaleString('en-US')}/CPU-s; ` +
-        `wide policy ${wideRow.perSecond.toLocaleString('en-US')}/CPU-s${long ? `; ${long.events.toLocaleString('en-US')}-event stream ${long.perSecond.toLocaleString('en-US')}/CPU-s` : ''}); ` +
+      `target: replay >= ${TARGET.toLocaleString('en-US')} events/s on one core, judged on process CPU seconds (all threads, GC helpers included): ` +
+        `${verdict(steady.perSecond)} (default policy ${steady.perSecond.toLocaleString('en-US')}/CPU-s, best of ${PASSES}); ` +
+        `main thread alone: ${verdict(steady.mainPerSecond)} (${n(steady.mainPerSecond)}/CPU-s); wall: ${n(steady.wallPerSecond)}/s`,
+    );
+    console.log(
+      `  also: first pass ${first.perSecond.toLocaleString('en-US')}/CPU-s (main thread ${n(first.mainPerSecond)}); ` +
+        `wide policy ${wideRow.perSecond.toLocaleString('en-US')}/CPU-s${long ? `; ${long.events.toLocaleString('en-US')}-event stream ${long.perSecond.toLocaleString('en-US')}/CPU-s (main thread ${n(long.mainPerSecond)})` : ''}; ` +
         `reading and ordering take ${Math.round(own * 100)}% of the replay's time, decide() and the store the rest`,
     );
     mkdirSync('bench/results', { recursive: true });

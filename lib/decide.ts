@@ -12,7 +12,7 @@ import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
 import { type Features, buildFeatures } from './policy/features.js';
 import type { Policy } from './policy/load.js';
-import { type ClaimRecord, type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
+import { type ClaimRecord, type CommitRequest, type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
 import { type DecisionOperations, reportReviewNotOpened } from './operations/index.js';
 import type { ListMembership } from './lists/lists.js';
 
@@ -89,6 +89,7 @@ export async function decide(
     const evaluation = evaluate(deps.policy, trace.features);
     trace.shadow = evaluation.shadow;
     if (evaluation.shadow.length > 0) logger.info('shadow rules matched', { eventId: event.id, shadow: evaluation.shadow });
+    // decisionContext's fields written out in its order (a spread of it costs an object and a slow copy per payment).
     const decision: Decision = {
       eventId: event.id,
       decision: evaluation.decision,
@@ -97,14 +98,20 @@ export async function decide(
       features: evaluation.features,
       policyVersion: deps.policy.version,
       degraded: false,
-      ...decisionContext(event, startedAt),
+      provider: event.provider,
+      kind: event.kind,
+      amount: event.amount,
+      occurredAt: isoTime(event.occurredAt),
+      receivedAt: isoTime(startedAt),
     };
+    if (event.reference) decision.reference = event.reference;
     // The hour's decision stats are counted alongside the commit (same round trip), never delaying it.
     const counted = countDecision(deps.operations, decision, evaluation.shadow, deadline, now);
     try {
       // Commit: the decision, and what depends on it (approved spend, device trust), once.
       const strongAuth = STRONG_AUTH.has(event.authMethod);
-      await beforeDeadline(() => deps.store.commit({ ...request, decision, strongAuth }), deadline, now, deps.store);
+      const commit = commitRequest(request, decision, strongAuth);
+      await beforeDeadline(() => deps.store.commit(commit), deadline, now, deps.store);
     } catch (error) {
       // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
       logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
@@ -154,24 +161,32 @@ const STRONG_AUTH: ReadonlySet<PaymentEvent['authMethod']> = new Set(['password'
  */
 export function recordRequest(event: PaymentEvent, eventKey: string, hasher: IdentityHasher, receivedAt?: number): RecordRequest {
   // Plain loops over arrays in the entity kinds' order: this runs for every payment (a replay's hot path).
-  const hashed: (string | undefined)[] = [];
+  // Arrays are made at their final length: the first push on [] reserves 17 slots.
+  const hashed = HASHED_SCRATCH;
+  let present = 0;
   for (let i = 0; i < ENTITY_KINDS.length; i++) {
     const kind = ENTITY_KINDS[i]!;
     const id = rawEntityId(event, kind);
-    hashed.push(id === undefined ? undefined : hasher.entity(kind, id));
+    hashed[i] = id === undefined ? undefined : hasher.entity(kind, id);
+    if (id !== undefined) present++;
   }
-  const entities: EntityUpdate[] = [];
+  const entities = new Array<EntityUpdate>(present);
+  let e = 0;
   for (let i = 0; i < ENTITY_KINDS.length; i++) {
     const key = hashed[i];
     if (key === undefined) continue;
-    const members: EntityUpdate['members'][number][] = [];
     const relations = RELATION_INDEXES[i]!;
+    let n = 0;
+    for (let r = 0; r < relations.length; r++) if (hashed[relations[r]!] !== undefined) n++;
+    const members = new Array<EntityUpdate['members'][number]>(n);
+    n = 0;
     for (let r = 0; r < relations.length; r++) {
       const member = hashed[relations[r]!];
-      if (member !== undefined) members.push({ relation: ENTITY_KINDS[relations[r]!]!, member });
+      if (member !== undefined) members[n++] = { relation: ENTITY_KINDS[relations[r]!]!, member };
     }
-    entities.push({ kind: ENTITY_KINDS[i]!, key, members });
+    entities[e++] = { kind: ENTITY_KINDS[i]!, key, members };
   }
+  hashed.fill(undefined);
   const at = event.occurredAt;
   const amountMinor = event.amount.minor;
   const currency = event.amount.currency;
@@ -180,6 +195,17 @@ export function recordRequest(event: PaymentEvent, eventKey: string, hasher: Ide
     ? { eventKey, at, receivedAt, amountMinor, currency, passwordFree, entities }
     : { eventKey, at, amountMinor, currency, passwordFree, entities };
 }
+
+/** The record request with its decision: the spread { ...request, decision, strongAuth } written out (same keys, same order; a spread is slow on this path). */
+function commitRequest(request: RecordRequest, decision: Decision, strongAuth: boolean): CommitRequest {
+  const { eventKey, at, receivedAt, amountMinor, currency, passwordFree, entities } = request;
+  return receivedAt !== undefined
+    ? { eventKey, at, receivedAt, amountMinor, currency, passwordFree, entities, decision, strongAuth }
+    : { eventKey, at, amountMinor, currency, passwordFree, entities, decision, strongAuth };
+}
+
+/** recordRequest's hashed ids by kind (synchronous, emptied after each use). */
+const HASHED_SCRATCH: (string | undefined)[] = ENTITY_KINDS.map(() => undefined);
 
 /** Each entity kind's relations, as indexes into ENTITY_KINDS. */
 const RELATION_INDEXES: readonly (readonly number[])[] = ENTITY_KINDS.map((kind) => RELATIONS[kind].map((relation) => ENTITY_KINDS.indexOf(relation)));

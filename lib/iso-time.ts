@@ -9,7 +9,12 @@ const MAX_DATE_MS = 8.64e15;
 let cachedDay = Number.NaN;
 let cachedPrefix = '';
 
+/** The last time formatted, and its text: a decision formats its event's time and its arrival, often the same millisecond (a replay of canonical events). */
+let lastMs = Number.NaN;
+let lastText = '';
+
 export function isoTime(ms: number): string {
+  if (ms === lastMs) return lastText;
   if (!Number.isSafeInteger(ms) || ms > MAX_DATE_MS || ms < -MAX_DATE_MS) return new Date(ms).toISOString();
   const day = Math.floor(ms / DAY_MS);
   if (day !== cachedDay) {
@@ -24,7 +29,9 @@ export function isoTime(ms: number): string {
   rest -= minutes * 60_000;
   const seconds = Math.floor(rest / 1_000);
   const millis = rest - seconds * 1_000;
-  return `${cachedPrefix}${two(hours)}:${two(minutes)}:${two(seconds)}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+  lastText = `${cachedPrefix}${two(hours)}:${two(minutes)}:${two(seconds)}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+  lastMs = ms;
+  return lastText;
 }
 
 function two(n: number): string {

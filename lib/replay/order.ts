@@ -71,7 +71,10 @@ export class MinHeap<T extends Clocked> {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (!this.#less(a[i]!, a[parent]!)) break;
-      [a[i], a[parent]] = [a[parent]!, a[i]!];
+      // Swapped through a local: a destructuring swap allocates an array per step.
+      const t = a[i]!;
+      a[i] = a[parent]!;
+      a[parent] = t;
       i = parent;
     }
   }
@@ -90,7 +93,9 @@ export class MinHeap<T extends Clocked> {
         if (l < a.length && this.#less(a[l]!, a[m]!)) m = l;
         if (r < a.length && this.#less(a[r]!, a[m]!)) m = r;
         if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
+        const t = a[i]!;
+        a[i] = a[m]!;
+        a[m] = t;
         i = m;
       }
     }

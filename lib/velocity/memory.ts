@@ -34,18 +34,17 @@ import { MAX_SUM, saturatingAdd, velocityClock } from './windows.js';
  * dropping them, without allocating a bucket per write.
  */
 interface Ring {
-  idx: Float64Array;
-  /** slot x count metric (plan.counts order) */
-  counts: Float64Array;
+  /**
+   * One array (one object and one stretch of memory to fetch, not two): each slot's bucket index
+   * in [0, slots), then slot x count metric (plan.counts order) from `slots` on.
+   */
+  data: Float64Array;
   /** currency -> its amount slots (kept only at resolutions that keep amounts) */
   amounts: Map<string, AmountSlots>;
 }
 
-interface AmountSlots {
-  idx: Float64Array;
-  /** slot x amount metric (plan.amounts order) */
-  sums: Float64Array;
-}
+/** Each slot's bucket index in [0, slots), then slot x amount metric (plan.amounts order) from `slots` on. */
+type AmountSlots = Float64Array;
 
 /** A read of the plan with its metric's place and its window's own resolution worked out once. */
 interface PreparedRead {
@@ -100,16 +99,22 @@ interface EntityState {
   expiresAt: number;
 }
 
-interface Expiring<T> {
-  value: T;
-  expiresAt: number;
-}
-
-/** An event id's record: claimed at `claimedAt` until its decision (JSON) is stored. */
+/**
+ * An event id's record: claimed at `claimedAt` until its decision is stored. The decision object
+ * itself is kept (decide never changes a decision once made), and a read hands out its JSON round
+ * trip: the same copy Redis returns, without serialising every decision for the rare retry.
+ */
 interface EventRecord {
   claimedAt: number;
-  decision: string | undefined;
+  decision: Decision | undefined;
+  /** The claim and decision live until then (-Infinity: neither, only a marker). */
   expiresAt: number;
+  /**
+   * The novelty flags of the event's first count, kept here (one entry per event id, not two maps):
+   * live until markerExpiresAt, set once by the first record() and never extended.
+   */
+  marker: Marker | undefined;
+  markerExpiresAt: number;
 }
 
 /**
@@ -132,8 +137,7 @@ export class MemoryVelocityStore implements VelocityStore {
   readonly #now: () => number;
   /** ENTITY_KINDS index -> entity key -> state */
   readonly #entities: Map<string, EntityState>[] = ENTITY_KINDS.map(() => new Map<string, EntityState>());
-  /** event key -> the novelty flags of its first count, per entity */
-  readonly #markers = new Map<string, Expiring<Marker>>();
+  /** event key -> its claim, decision and the novelty flags of its first count */
   readonly #decisions = new Map<string, EventRecord>();
   /**
    * The event record last looked up or written, while no record was dropped since (epoch): claim,
@@ -178,7 +182,15 @@ export class MemoryVelocityStore implements VelocityStore {
   async claim(eventKey: string, now: number): Promise<Claim> {
     const existing = this.#event(eventKey);
     if (existing === undefined) {
-      this.#remember(eventKey, { claimedAt: now, decision: undefined, expiresAt: this.#now() + this.#limits.decisionTtlMs });
+      const expiresAt = this.#now() + this.#limits.decisionTtlMs;
+      const entry = this.#entry(eventKey);
+      if (entry === undefined) this.#remember(eventKey, { claimedAt: now, decision: undefined, expiresAt, marker: undefined, markerExpiresAt: -Infinity });
+      else {
+        // Only its marker (or a lapsed claim) was left: the claim starts afresh.
+        entry.claimedAt = now;
+        entry.decision = undefined;
+        entry.expiresAt = expiresAt;
+      }
       return { state: 'claimed' };
     }
     if (existing.decision === undefined) {
@@ -187,22 +199,24 @@ export class MemoryVelocityStore implements VelocityStore {
       existing.expiresAt = this.#now() + this.#limits.decisionTtlMs;
       return { state: 'takeover' };
     }
-    return { state: 'decided', decision: JSON.parse(existing.decision) as Decision };
+    return { state: 'decided', decision: copyOf(existing.decision) };
   }
 
   async readDecision(eventKey: string): Promise<Decision | undefined> {
     const decision = this.#event(eventKey)?.decision;
-    return decision === undefined ? undefined : (JSON.parse(decision) as Decision);
+    return decision === undefined ? undefined : copyOf(decision);
   }
 
   async saveDecision(eventKey: string, decision: Decision): Promise<void> {
-    const json = JSON.stringify(decision);
+    this.#save(eventKey, decision);
+  }
+
+  #save(eventKey: string, decision: Decision): void {
     const expiresAt = this.#now() + this.#limits.decisionTtlMs;
-    const recent = this.#recent;
-    const existing = recent.key === eventKey && recent.epoch === this.#dropped ? recent.entry : this.#decisions.get(eventKey);
-    if (existing === undefined) this.#remember(eventKey, { claimedAt: 0, decision: json, expiresAt });
+    const existing = this.#entry(eventKey);
+    if (existing === undefined) this.#remember(eventKey, { claimedAt: 0, decision, expiresAt, marker: undefined, markerExpiresAt: -Infinity });
     else {
-      existing.decision = json;
+      existing.decision = decision;
       existing.expiresAt = expiresAt;
     }
   }
@@ -211,11 +225,17 @@ export class MemoryVelocityStore implements VelocityStore {
     if (++this.#writes >= this.#nextSweep) this.#sweep();
     const t = this.#clock(request);
     const now = this.#now();
-    let marker = this.#live(this.#markers, request.eventKey);
+    const entry = this.#entry(request.eventKey);
+    let marker = entry !== undefined && entry.markerExpiresAt > now ? entry.marker : undefined;
     const first = marker === undefined;
     if (!marker) {
       marker = [];
-      this.#markers.set(request.eventKey, { value: marker, expiresAt: now + this.#limits.decisionTtlMs });
+      const markerExpiresAt = now + this.#limits.decisionTtlMs;
+      if (entry === undefined) this.#remember(request.eventKey, { claimedAt: 0, decision: undefined, expiresAt: -Infinity, marker, markerExpiresAt });
+      else {
+        entry.marker = marker;
+        entry.markerExpiresAt = markerExpiresAt;
+      }
     }
     const snapshot: VelocitySnapshot = {};
     const recorded = this.#recorded;
@@ -263,7 +283,7 @@ export class MemoryVelocityStore implements VelocityStore {
         state.expiresAt = now + plan.ttlMs;
       }
     }
-    await this.saveDecision(request.eventKey, request.decision);
+    this.#save(request.eventKey, request.decision); // saveDecision without a second promise per commit
   }
 
   async recordBinding(request: BindingRequest): Promise<void> {
@@ -280,7 +300,6 @@ export class MemoryVelocityStore implements VelocityStore {
   async close(): Promise<void> {
     for (const map of this.#entities) map.clear();
     this.#epoch++;
-    this.#markers.clear();
     this.#decisions.clear();
     this.#dropped++;
   }
@@ -309,15 +328,18 @@ export class MemoryVelocityStore implements VelocityStore {
       const idx = Math.floor(t / r.bucketMs);
       if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue; // older than the ring: counts only in its own answer
       const s = slotOf(idx, r.slots);
-      if (ring.idx[s] !== idx) {
-        ring.idx[s] = idx;
-        ring.counts.fill(0, s * nCounts, s * nCounts + nCounts);
+      const data = ring.data;
+      const at = r.slots + s * nCounts;
+      if (data[s] !== idx) {
+        data[s] = idx;
+        data.fill(0, at, at + nCounts);
       }
-      for (let k = 0; k < nCounts; k++) ring.counts[s * nCounts + k]! += ownContribution(plan.counts[k]!, request, untrusted);
+      for (let k = 0; k < nCounts; k++) data[at + k]! += ownContribution(plan.counts[k]!, request, untrusted);
       if (keepsCurrency && r.amounts) {
         counted = true;
         const sums = amountSlots(ring, currency, r.slots, nAmounts, idx, s);
-        for (let k = 0; k < nAmounts; k++) sums[s * nAmounts + k] = saturatingAdd(sums[s * nAmounts + k]!, ownContribution(plan.amounts[k]!, request, untrusted));
+        const from = r.slots + s * nAmounts;
+        for (let k = 0; k < nAmounts; k++) sums[from + k] = saturatingAdd(sums[from + k]!, ownContribution(plan.amounts[k]!, request, untrusted));
       }
     }
     if (counted && keepsCurrency) {
@@ -386,15 +408,18 @@ export class MemoryVelocityStore implements VelocityStore {
         if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue;
         const ring = (state.rings[i] ??= newRing(r.slots, nCounts));
         const s = slotOf(idx, r.slots);
-        if (ring.idx[s] !== idx) {
-          ring.idx[s] = idx;
-          ring.counts.fill(0, s * nCounts, s * nCounts + nCounts);
+        const data = ring.data;
+        const at = r.slots + s * nCounts;
+        if (data[s] !== idx) {
+          data[s] = idx;
+          data.fill(0, at, at + nCounts);
         }
-        if (counts >= 0) ring.counts[s * nCounts + counts]! += 1;
+        if (counts >= 0) data[at + counts]! += 1;
         if (amounts >= 0 && r.amounts && state.currencies.has(request.currency)) {
           const nAmounts = plan.amounts.length;
           const sums = amountSlots(ring, request.currency, r.slots, nAmounts, idx, s);
-          sums[s * nAmounts + amounts] = saturatingAdd(sums[s * nAmounts + amounts]!, request.amountMinor);
+          const from = r.slots + s * nAmounts + amounts;
+          sums[from] = saturatingAdd(sums[from]!, request.amountMinor);
         }
       }
     }
@@ -465,9 +490,10 @@ export class MemoryVelocityStore implements VelocityStore {
       if (ring) {
         if (amount) {
           const slots = ring.amounts.get(request.currency);
-          if (slots) for (let s = 0; s < r.slots; s++) if (slots.idx[s]! >= lo) sum = saturatingAdd(sum, slots.sums[s * nAmounts + k]!);
+          if (slots) for (let s = 0; s < r.slots; s++) if (slots[s]! >= lo) sum = saturatingAdd(sum, slots[r.slots + s * nAmounts + k]!);
         } else {
-          for (let s = 0; s < r.slots; s++) if (ring.idx[s]! >= lo) sum += ring.counts[s * nCounts + k]!;
+          const data = ring.data;
+          for (let s = 0; s < r.slots; s++) if (data[s]! >= lo) sum += data[r.slots + s * nCounts + k]!;
         }
       }
       const missed = Math.floor(t / r.bucketMs) <= Math.floor(newest / r.bucketMs) - r.slots || (amount && !state.currencies.has(request.currency));
@@ -531,19 +557,23 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   /** The event id's record while it lives. */
+  /** The event id's record while its claim or decision lives (its marker alone does not count). */
   #event(eventKey: string): EventRecord | undefined {
+    const entry = this.#entry(eventKey);
+    return entry !== undefined && entry.expiresAt > this.#now() ? entry : undefined;
+  }
+
+  /** The event id's entry, live or not (the sweep drops it once its claim, decision and marker all expired). */
+  #entry(eventKey: string): EventRecord | undefined {
     const recent = this.#recent;
-    const entry = recent.key === eventKey && recent.epoch === this.#dropped ? recent.entry : this.#decisions.get(eventKey);
-    if (!entry) return undefined;
-    if (entry.expiresAt > this.#now()) {
+    if (recent.key === eventKey && recent.epoch === this.#dropped) return recent.entry;
+    const entry = this.#decisions.get(eventKey);
+    if (entry !== undefined) {
       recent.key = eventKey;
       recent.entry = entry;
       recent.epoch = this.#dropped;
-      return entry;
     }
-    this.#decisions.delete(eventKey);
-    this.#dropped++;
-    return undefined;
+    return entry;
   }
 
   /** Writes a new event record (none is live under this key). */
@@ -555,28 +585,34 @@ export class MemoryVelocityStore implements VelocityStore {
     recent.epoch = this.#dropped;
   }
 
-  #live<T>(map: Map<string, Expiring<T>>, key: string): T | undefined {
-    const entry = map.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt > this.#now()) return entry.value;
-    map.delete(key);
-    return undefined;
-  }
-
   /** Drops expired entries so a long local run stays bounded. */
   #sweep(): void {
     const now = this.#now();
     let size = 0;
-    for (const map of [...this.#entities, this.#markers, this.#decisions] as Map<string, { expiresAt: number }>[]) {
+    for (const map of this.#entities) {
       map.forEach((entry, key) => {
         if (entry.expiresAt <= now) map.delete(key);
       });
       size += map.size;
     }
+    this.#decisions.forEach((entry, key) => {
+      if (entry.markerExpiresAt <= now) {
+        if (entry.expiresAt <= now) this.#decisions.delete(key);
+        else entry.marker = undefined;
+      } else if (entry.expiresAt <= now) {
+        entry.decision = undefined;
+      }
+    });
+    size += this.#decisions.size;
     this.#epoch++;
     this.#dropped++;
     this.#nextSweep = this.#writes + Math.max(SWEEP_EVERY, size);
   }
+}
+
+/** A stored decision as a store hands it out: its JSON round trip (what Redis returns), never the kept object. */
+function copyOf(decision: Decision): Decision {
+  return JSON.parse(JSON.stringify(decision)) as Decision;
 }
 
 /** What one event adds to a metric at record time (approved metrics are added by commit). */
@@ -601,22 +637,22 @@ function ownContribution(metric: Metric, request: RecordRequest, untrusted: bool
 }
 
 function newRing(slots: number, nCounts: number): Ring {
-  return { idx: new Float64Array(slots).fill(-Infinity), counts: new Float64Array(slots * nCounts), amounts: new Map() };
+  return { data: new Float64Array(slots + slots * nCounts).fill(-Infinity, 0, slots), amounts: new Map() };
 }
 
 function slotOf(idx: number, slots: number): number {
   return ((idx % slots) + slots) % slots;
 }
 
-/** The currency's amount slots of a ring, with slot `s` holding bucket `idx` (zeroed when it held another). */
-function amountSlots(ring: Ring, currency: string, slots: number, nAmounts: number, idx: number, s: number): Float64Array {
+/** The currency's amount slots of a ring (sums from `slots` on), with slot `s` holding bucket `idx` (zeroed when it held another). */
+function amountSlots(ring: Ring, currency: string, slots: number, nAmounts: number, idx: number, s: number): AmountSlots {
   let found = ring.amounts.get(currency);
-  if (!found) ring.amounts.set(currency, (found = { idx: new Float64Array(slots).fill(-Infinity), sums: new Float64Array(slots * nAmounts) }));
-  if (found.idx[s] !== idx) {
-    found.idx[s] = idx;
-    found.sums.fill(0, s * nAmounts, s * nAmounts + nAmounts);
+  if (!found) ring.amounts.set(currency, (found = new Float64Array(slots + slots * nAmounts).fill(-Infinity, 0, slots)));
+  if (found[s] !== idx) {
+    found[s] = idx;
+    found.fill(0, slots + s * nAmounts, slots + s * nAmounts + nAmounts);
   }
-  return found.sums;
+  return found;
 }
 
 /** The flags a marker holds for this entity, if its first request counted it. */

@@ -27,5 +27,7 @@ describe('isoTime', () => {
     for (const ms of edges) same(ms);
     // Consecutive times within a day and across midnight reuse and renew the cached day.
     for (let ms = 1_793_491_199_990; ms < 1_793_491_200_010; ms++) same(ms);
+    // The same time twice in a row (the last-time cache), then others, then an invalid one after a cached valid one.
+    for (const ms of [1_793_491_266_186, 1_793_491_266_186, 0, -0, 0, 1_793_491_266_187, 1_793_491_266_186, Number.NaN, Number.NaN, 1.5, 1.5]) same(ms);
   });
 });
