@@ -78,6 +78,22 @@ function contribution(m: Metric): string {
   }
 }
 
+/** What the recorder and the committer of one kind share: its rings and the struct formats of its fields. */
+function layout(p: EntityPlan) {
+  const R = p.resolutions.map((r, i) => ({ ...r, i: i + 1, bytes: Math.ceil(r.slots / 8), amounts: r.amounts && p.amounts.length > 0 }));
+  const lua = (s: string) => `'${s}'`;
+  return {
+    R,
+    C: p.counts.length,
+    A: p.amounts.length,
+    countFmt: lua(`<${'I4'.repeat(p.counts.length)}`),
+    amountFmt: lua(`<I4${'i7'.repeat(p.amounts.length)}`),
+    stateFmt: lua(`<i7i7i7I4B${R.map((r) => (r.bytes <= 4 ? `I${r.bytes}` : `I4I${r.bytes - 4}`)).join('')}`),
+    masks: R.map((r) => (r.bytes <= 4 ? `l${r.i}` : `l${r.i}, h${r.i}`)).join(', '),
+    packedMasks: R.map((r) => (r.bytes <= 4 ? `u32(l${r.i})` : `u32(l${r.i}), u32(h${r.i})`)).join(', '),
+  };
+}
+
 /**
  * The recorder of one entity kind: count the event once (rings, currency, state, related sets) and
  * read the plan's windows, distinct counts and pair, exactly as memory.ts does (see velocity.lua's
@@ -85,20 +101,7 @@ function contribution(m: Metric): string {
  */
 function recorder(p: EntityPlan): string {
   const code = KIND_CODE[p.kind];
-  const R = p.resolutions.map((r, i) => ({
-    ...r,
-    i: i + 1,
-    bytes: Math.ceil(r.slots / 8),
-    amounts: r.amounts && p.amounts.length > 0,
-  }));
-  const C = p.counts.length;
-  const A = p.amounts.length;
-  const lua = (s: string) => `'${s}'`;
-  const countFmt = lua(`<${'I4'.repeat(C)}`);
-  const amountFmt = lua(`<I4${'i7'.repeat(A)}`);
-  const stateFmt = lua(`<i7i7i7I4B${R.map((r) => (r.bytes <= 4 ? `I${r.bytes}` : `I4I${r.bytes - 4}`)).join('')}`);
-  const masks = R.map((r) => (r.bytes <= 4 ? `l${r.i}` : `l${r.i}, h${r.i}`)).join(', ');
-  const packedMasks = R.map((r) => (r.bytes <= 4 ? `u32(l${r.i})` : `u32(l${r.i}), u32(h${r.i})`)).join(', ');
+  const { R, C, A, countFmt, amountFmt, stateFmt, masks, packedMasks } = layout(p);
   const L = p.relations.length;
   const members = p.relations.map((_, j) => `M${j + 1}`);
   const cs = (prefix: string) => p.counts.map((_, k) => `${prefix}${k + 1}`);
@@ -396,18 +399,10 @@ function recorder(p: EntityPlan): string {
  */
 function committer(p: EntityPlan): string {
   const code = KIND_CODE[p.kind];
-  const R = p.resolutions.map((r, i) => ({ ...r, i: i + 1, bytes: Math.ceil(r.slots / 8), amounts: r.amounts && p.amounts.length > 0 }));
-  const C = p.counts.length;
-  const A = p.amounts.length;
+  const { R, C, A, countFmt, amountFmt, stateFmt, masks, packedMasks } = layout(p);
   const approvedCount = p.counts.indexOf('approvedCount') + 1;
   const approvedAmount = p.amounts.indexOf('approvedAmount') + 1;
   const buckets = approvedCount > 0 || approvedAmount > 0;
-  const lua = (s: string) => `'${s}'`;
-  const countFmt = lua(`<${'I4'.repeat(C)}`);
-  const amountFmt = lua(`<I4${'i7'.repeat(A)}`);
-  const stateFmt = lua(`<i7i7i7I4B${R.map((r) => (r.bytes <= 4 ? `I${r.bytes}` : `I4I${r.bytes - 4}`)).join('')}`);
-  const masks = R.map((r) => (r.bytes <= 4 ? `l${r.i}` : `l${r.i}, h${r.i}`)).join(', ');
-  const packedMasks = R.map((r) => (r.bytes <= 4 ? `u32(l${r.i})` : `u32(l${r.i}), u32(h${r.i})`)).join(', ');
   const out: string[] = [];
   const w = (line: string) => out.push(line);
   w(`  COMMIT['${code}'] = function(key, a, strong)`);

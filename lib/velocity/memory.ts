@@ -329,11 +329,7 @@ export class MemoryVelocityStore implements VelocityStore {
       if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue; // older than the ring: counts only in its own answer
       const s = slotOf(idx, r.slots);
       const data = ring.data;
-      const at = r.slots + s * nCounts;
-      if (data[s] !== idx) {
-        data[s] = idx;
-        data.fill(0, at, at + nCounts);
-      }
+      const at = bucketCounts(data, r.slots, s, idx, nCounts);
       for (let k = 0; k < nCounts; k++) data[at + k]! += ownContribution(plan.counts[k]!, request, untrusted);
       if (keepsCurrency && r.amounts) {
         counted = true;
@@ -409,11 +405,7 @@ export class MemoryVelocityStore implements VelocityStore {
         const ring = (state.rings[i] ??= newRing(r.slots, nCounts));
         const s = slotOf(idx, r.slots);
         const data = ring.data;
-        const at = r.slots + s * nCounts;
-        if (data[s] !== idx) {
-          data[s] = idx;
-          data.fill(0, at, at + nCounts);
-        }
+        const at = bucketCounts(data, r.slots, s, idx, nCounts);
         if (counts >= 0) data[at + counts]! += 1;
         if (amounts >= 0 && r.amounts && state.currencies.has(request.currency)) {
           const nAmounts = plan.amounts.length;
@@ -638,6 +630,16 @@ function ownContribution(metric: Metric, request: RecordRequest, untrusted: bool
 
 function newRing(slots: number, nCounts: number): Ring {
   return { data: new Float64Array(slots + slots * nCounts).fill(-Infinity, 0, slots), amounts: new Map() };
+}
+
+/** Where bucket idx's counts start in a ring's data (slot s), the slot cleared first when it held an older bucket. */
+function bucketCounts(data: Float64Array, slots: number, s: number, idx: number, nCounts: number): number {
+  const at = slots + s * nCounts;
+  if (data[s] !== idx) {
+    data[s] = idx;
+    data.fill(0, at, at + nCounts);
+  }
+  return at;
 }
 
 function slotOf(idx: number, slots: number): number {
