@@ -95,6 +95,46 @@ function layout(p: EntityPlan) {
 }
 
 /**
+ * Running totals: when every window the plan reads on a ring spans the whole ring (the window's
+ * buckets plus the straddling one, as the plan sizes rings), a read of an event in the ring's newest
+ * bucket is the sum of every live bucket of the ring. The recorder then keeps that sum per read
+ * metric, updated with each bucket written or dropped, so the read is a field instead of a scan:
+ *   "t"       count totals: struct <i7 i7...> the entity's newest time they are valid for, then per ring
+ *             its read count metrics
+ *   "T<CUR>"  amount totals in CUR: per ring <I4 i7...> the ring's newest bucket index they are valid
+ *             for, then its read amount metrics; other currencies' totals catch up when their currency
+ *             next comes (their fields keep their bucket index, so the buckets that left are known)
+ * "" marks totals that could not be kept (a sum past 2^53 - 1): the next event scans and sets them
+ * afresh, as one does every TTL renewal (12 h), so a total can never drift for long. Not used where
+ * commit writes buckets (approved metrics) or a window is shorter than its ring.
+ */
+function totalsOf(p: EntityPlan, R: ReturnType<typeof layout>['R']) {
+  const approved = p.counts.includes('approvedCount') || p.amounts.includes('approvedAmount');
+  const ringOf = (bucketMs: number) => R.find((r) => r.bucketMs === bucketMs)!;
+  const whole = p.reads.every((rd) => rd.window.ms === (ringOf(rd.window.bucketMs).slots - 1) * rd.window.bucketMs);
+  if (approved || !whole || p.reads.length === 0) return undefined;
+  const metrics = (amount: boolean) =>
+    R.map((r) => {
+      const read = p.reads.filter((rd) => rd.window.bucketMs === r.bucketMs && isAmount(rd.metric) === amount);
+      const list = (amount ? p.amounts : p.counts) as readonly Metric[];
+      const ks = [...new Set(read.map((rd) => list.indexOf(rd.metric) + 1))].sort((a, b) => a - b);
+      return { r, ks };
+    }).filter((g) => g.ks.length > 0);
+  const counts = metrics(false);
+  const amounts = metrics(true);
+  return {
+    counts,
+    amounts,
+    tFmt: `'<i7${'i7'.repeat(counts.reduce((n, g) => n + g.ks.length, 0))}'`,
+    TFmt: `'<${amounts.map((g) => `I4${'i7'.repeat(g.ks.length)}`).join('')}'`,
+    /** Lua names of the totals: tc<ring>_<k>, ta<ring>_<k>, and H<ring> the amount totals' bucket index. */
+    tc: counts.flatMap((g) => g.ks.map((k) => `tc${g.r.i}_${k}`)),
+    ta: amounts.flatMap((g) => g.ks.map((k) => `ta${g.r.i}_${k}`)),
+    taWithHeads: amounts.flatMap((g) => [`H${g.r.i}`, ...g.ks.map((k) => `ta${g.r.i}_${k}`)]),
+  };
+}
+
+/**
  * The recorder of one entity kind: count the event once (rings, currency, state, related sets) and
  * read the plan's windows, distinct counts and pair, exactly as memory.ts does (see velocity.lua's
  * header for the layout; the differential test holds the two to each other).
@@ -102,6 +142,7 @@ function layout(p: EntityPlan) {
 function recorder(p: EntityPlan): string {
   const code = KIND_CODE[p.kind];
   const { R, C, A, countFmt, amountFmt, stateFmt, masks, packedMasks } = layout(p);
+  const T = totalsOf(p, R);
   const L = p.relations.length;
   const members = p.relations.map((_, j) => `M${j + 1}`);
   const cs = (prefix: string) => p.counts.map((_, k) => `${prefix}${k + 1}`);
@@ -134,11 +175,14 @@ function recorder(p: EntityPlan): string {
       ownVars.push(`ra${r.i}`);
     }
   }
+  const totalsAt = fields.length + 1;
+  if (T) fields.push(`'t'`, 'totalsField');
   w(`    local got = redis.call('HMGET', key, ${fields.join(', ')})`);
   w(`    local vs, vb, vu, vc = got[1], got[2], got[3], got[4]`);
   const first = A > 0 ? 6 : 5;
   if (A > 0) w(`    local vC = got[5]`);
   if (ownVars.length > 0) w(`    local ${ownVars.join(', ')} = ${ownVars.map((_, j) => `got[${j + first}]`).join(', ')}`);
+  if (T) w(`    local tv, tA = got[${totalsAt}], got[${totalsAt + 1}]`);
   const maskZeros = R.flatMap((r) => (r.bytes <= 4 ? ['0'] : ['0', '0']));
   w(`    local isNew, newest, first, renewed, ncur = true, t, t, received, 0`);
   if (R.length > 0) w(`    local ${R.map((r) => `l${r.i}, h${r.i}`).join(', ')} = ${R.map(() => '0, 0').join(', ')}`);
@@ -154,6 +198,7 @@ function recorder(p: EntityPlan): string {
   w(`        vc = false`);
   if (A > 0) w(`        vC = false`);
   if (ownVars.length > 0) w(`        ${ownVars.join(', ')} = ${ownVars.map(() => 'false').join(', ')}`);
+  if (T) w(`        tv, tA = false, false`);
   w(`      end`);
   w(`    end`);
   w(`    local kept = vc and true or false`);
@@ -161,17 +206,112 @@ function recorder(p: EntityPlan): string {
   const ownDecl = R.flatMap((r) => [...(C > 0 ? [`oc${r.i}`] : []), ...(r.amounts ? [`oa${r.i}`] : [])]);
   if (ownDecl.length > 0) w(`    local ${ownDecl.join(', ')}`);
   w(`    local flags, pFirst, pLast, pTrusted`);
+  // The write (HSET) comes after the reads, so a scan can set the running totals it read.
+  w(`    local hs, renew = {}, false`);
+  if (T) {
+    w(`    local tok, av = false, false`);
+    w(`    local ${[...T.tc, ...T.taWithHeads].join(', ')} = ${[...T.tc, ...T.taWithHeads].map(() => '0').join(', ')}`);
+  }
   w(`    if given == nil then`);
   w(`      local old = newest`);
   w(`      if t > newest then newest = t end`);
-  if (R.length > 0) {
-    w(`      if not isNew then`);
-    w(`        local drop`);
-    for (const r of R) {
-      w(`        l${r.i}, h${r.i}, drop = trim(drop, l${r.i}, h${r.i}, floor(old / ${r.bucketMs}), floor(newest / ${r.bucketMs}), ${r.slots}, ${code}F${r.i})`);
+  w(`      renew = isNew or received - renewed >= RENEW_EVERY or received < renewed`);
+  if (T) {
+    // Totals as of the entity's previous newest time; each TTL renewal scans and sets them afresh.
+    w(`      tok = isNew`);
+    if (T.tc.length > 0) {
+      w(`      if not isNew and not renew and tv and tv ~= '' then`);
+      w(`        local tn`);
+      w(`        tn, ${T.tc.join(', ')} = unpackStruct(${T.tFmt}, tv)`);
+      w(`        tok = tn == old`);
+      w(`      end`);
+    } else {
+      w(`      tok = true`);
     }
-    w(`        if drop then hdel(key, drop) end`);
+    if (T.amounts.length > 0) {
+      // A currency with no amount field yet starts from zero at the newest buckets.
+      w(`      av = not kept`);
+      w(`      if av then`);
+      for (const g of T.amounts) w(`        H${g.r.i} = floor(newest / ${g.r.bucketMs})`);
+      w(`      elseif not renew and tA and tA ~= '' then`);
+      w(`        ${T.taWithHeads.join(', ')} = unpackStruct(${T.TFmt}, tA)`);
+      w(`        av = true`);
+      w(`      end`);
+    } else {
+      w(`      av = true`);
+    }
+  }
+  if (R.length > 0) {
+    if (T) w(`      local need, NK, NI = {}, {}, {}`);
+    w(`      local drop`);
+    w(`      if not isNew then`);
+    for (const r of R) {
+      const g = T?.counts.find((x) => x.r === r);
+      if (!g) {
+        w(`        l${r.i}, h${r.i}, drop = trim(drop, l${r.i}, h${r.i}, floor(old / ${r.bucketMs}), floor(newest / ${r.bucketMs}), ${r.slots}, ${code}F${r.i})`);
+        continue;
+      }
+      // A ring with count totals: the buckets leaving it are read (to subtract) before they go.
+      w(`        local cd${r.i}`);
+      w(`        l${r.i}, h${r.i}, cd${r.i} = trim(nil, l${r.i}, h${r.i}, floor(old / ${r.bucketMs}), floor(newest / ${r.bucketMs}), ${r.slots}, ${code}F${r.i})`);
+      w(`        if cd${r.i} then`);
+      w(`          drop = drop or {}`);
+      // A head that moved a whole ring on leaves nothing: the totals are zero without reading.
+      w(`          local all = floor(newest / ${r.bucketMs}) - floor(old / ${r.bucketMs}) >= ${r.slots}`);
+      w(`          if all then ${g.ks.map((k) => `tc${r.i}_${k}`).join(', ')} = ${g.ks.map(() => '0').join(', ')} end`);
+      w(`          for j = 1, #cd${r.i} do`);
+      w(`            drop[#drop + 1] = cd${r.i}[j]`);
+      w(`            if tok and not all then need[#need + 1] = cd${r.i}[j]; NK[#need] = ${r.i} end`);
+      w(`          end`);
+      w(`        end`);
+    }
     w(`      end`);
+    if (T && T.amounts.length > 0) {
+      // The currency's amount totals catch up: buckets that left its rings since they were valid.
+      w(`      if av and kept then`);
+      for (const g of T.amounts) {
+        const n = g.r.slots;
+        const ta = g.ks.map((k) => `ta${g.r.i}_${k}`);
+        w(`        local hd = floor(newest / ${g.r.bucketMs})`);
+        w(`        if hd - H${g.r.i} >= ${n} then`);
+        w(`          ${ta.join(', ')} = ${ta.map(() => '0').join(', ')}`);
+        w(`        else`);
+        w(`          local names = amountNames(${code}F${g.r.i}, currency)`);
+        w(`          for idx = H${g.r.i} - ${n} + 1, hd - ${n} do need[#need + 1] = names[idx % ${n}]; NK[#need] = ${-g.r.i}; NI[#need] = idx end`);
+        w(`        end`);
+        w(`        H${g.r.i} = hd`);
+      }
+      w(`      end`);
+    }
+    if (T) {
+      w(`      if #need > 0 then`);
+      w(`        local vals = redis.call('HMGET', key, unpack(need))`);
+      w(`        for j = 1, #need do`);
+      w(`          local raw, g = vals[j], NK[j]`);
+      w(`          if raw then`);
+      let kw = 'if';
+      for (const g of T.counts) {
+        const v = p.counts.map((_, k) => `v${k + 1}`);
+        w(`            ${kw} g == ${g.r.i} then`);
+        w(`              local ${v.join(', ')} = unpackStruct(${countFmt}, raw)`);
+        for (const k of g.ks) w(`              tc${g.r.i}_${k} = tc${g.r.i}_${k} - v${k}`);
+        kw = 'elseif';
+      }
+      for (const g of T.amounts) {
+        const v = p.amounts.map((_, k) => `v${k + 1}`);
+        w(`            ${kw} g == ${-g.r.i} then`);
+        w(`              local at, ${v.join(', ')} = unpackStruct(${amountFmt}, raw)`);
+        w(`              if at == NI[j] then`);
+        for (const k of g.ks) w(`                ta${g.r.i}_${k} = ta${g.r.i}_${k} - v${k}`);
+        w(`              end`);
+        kw = 'elseif';
+      }
+      w(`            end`);
+      w(`          end`);
+      w(`        end`);
+      w(`      end`);
+    }
+    w(`      if drop then hdel(key, drop) end`);
   }
   w(`      if t < first then first = t end`);
   if (p.pairs) w(`      pFirst, pLast, pTrusted = pairOf(base, dev, newest)`);
@@ -184,7 +324,6 @@ function recorder(p: EntityPlan): string {
     w(`        keeps = ncur < currencyCap`);
     w(`      end`);
   }
-  w(`      local hs = {}`);
   if (A > 0) w(`      local wrote = false`);
   for (const r of R) {
     w(`      if o${r.i} > floor(newest / ${r.bucketMs}) - ${r.slots} then`);
@@ -197,6 +336,9 @@ function recorder(p: EntityPlan): string {
       p.counts.forEach((m, k) => {
         if (contribution(m) !== '0') w(`        x${k + 1} = x${k + 1} + ${contribution(m)}`);
       });
+      for (const k of T?.counts.find((g) => g.r === r)?.ks ?? []) {
+        if (contribution(p.counts[k - 1]!) !== '0') w(`        tc${r.i}_${k} = tc${r.i}_${k} + ${contribution(p.counts[k - 1]!)}`);
+      }
       w(`        oc${r.i} = { ${x.join(', ')} }`);
       w(`        hs[#hs + 1] = ${code}F${r.i}[s${r.i}]`);
       w(`        hs[#hs + 1] = pack(${countFmt}, ${x.join(', ')})`);
@@ -208,9 +350,12 @@ function recorder(p: EntityPlan): string {
       w(`          local at, ${y.join(', ')} = -1, ${y.map(() => '0').join(', ')}`);
       w(`          if ra${r.i} then at, ${y.join(', ')} = unpackStruct(${amountFmt}, ra${r.i}) end`);
       w(`          if at ~= o${r.i} then ${y.join(', ')} = ${y.map(() => '0').join(', ')} end`);
+      const tks = T?.amounts.find((g) => g.r === r)?.ks ?? [];
+      for (const k of tks) w(`          ta${r.i}_${k} = ta${r.i}_${k} - y${k}`);
       p.amounts.forEach((m, k) => {
         if (contribution(m) !== '0') w(`          y${k + 1} = sat(y${k + 1}, ${contribution(m)})`);
       });
+      for (const k of tks) w(`          ta${r.i}_${k} = ta${r.i}_${k} + y${k}`);
       w(`          oa${r.i} = { ${y.join(', ')} }`);
       w(`          hs[#hs + 1] = amountNames(${code}F${r.i}, currency)[s${r.i}]`);
       w(`          hs[#hs + 1] = pack(${amountFmt}, o${r.i}, ${y.join(', ')})`);
@@ -233,12 +378,9 @@ function recorder(p: EntityPlan): string {
     w(`        kept = true`);
     w(`      end`);
   }
-  w(`      local renew = isNew or received - renewed >= RENEW_EVERY or received < renewed`);
   w(`      if renew then renewed = received end`);
   w(`      hs[#hs + 1] = 's'`);
   w(`      hs[#hs + 1] = pack(${stateFmt}, newest, first, renewed, ${layoutOf(p)}, ncur${R.length ? `, ${packedMasks}` : ''})`);
-  w(`      redis.call('HSET', key, unpack(hs))`);
-  w(`      if renew then redis.call('PEXPIRE', key, ${p.ttlMs}) end`);
   const relFlags = p.relations.map((rel, j) => {
     w(`      local n${j + 1} = relate(base .. 'd${KIND_CODE[rel.relation]}', M${j + 1}, newest - ${rel.retentionMs}, ${p.ttlMs}, renew)`);
     return `n${j + 1}`;
@@ -286,7 +428,24 @@ function recorder(p: EntityPlan): string {
     });
     const G = [...groups.values()].map((g, j) => ({ ...g, j, longest: Math.max(...g.reads.map((x) => x.ms)) }));
     const fast = G.map((g) => `floor((t - ${g.longest}) / ${g.r.bucketMs}) > hd${g.r.i} - ${g.r.slots}`).join(' and ');
-    w(`    if ${fast} then`);
+    if (T) {
+      // The event is in the newest bucket of every ring read (what \`fast\` says of whole-ring windows): the totals.
+      w(`    if tok and av and ${fast} then`);
+      p.reads.forEach((rd, q) => {
+        const r = R.find((x) => x.bucketMs === rd.window.bucketMs)!;
+        if (isAmount(rd.metric)) {
+          w(`      local sum${q} = ta${r.i}_${p.amounts.indexOf(rd.metric as never) + 1}`);
+          w(`      if not kept then sum${q} = sat(sum${q}, ${contribution(rd.metric)}) end`);
+          w(`      if sum${q} > MAX then sum${q} = MAX end`);
+        } else {
+          w(`      local sum${q} = tc${r.i}_${p.counts.indexOf(rd.metric as never) + 1}`);
+        }
+        w(`      out[#out + 1] = int(sum${q})`);
+      });
+      w(`    elseif ${fast} then`);
+    } else {
+      w(`    if ${fast} then`);
+    }
     w(`      local need, IDX = {}, {}`);
     for (const g of G) {
       const names = g.amount ? `amountNames(${code}F${g.r.i}, currency)` : `${code}F${g.r.i}`;
@@ -325,6 +484,11 @@ function recorder(p: EntityPlan): string {
       w(`      if ${ownValue} and isLive(l${g.r.i}, h${g.r.i}, s${g.r.i}) then`);
       for (const x of g.reads) w(`        sum${x.q} = sat(sum${x.q}, ${ownValue}[${x.k}])`);
       w(`      end`);
+      // The scan read whole rings: their sums are the running totals (set afresh below).
+      if (T) {
+        for (const x of g.reads) w(`      ${g.amount ? 'ta' : 'tc'}${g.r.i}_${x.k} = sum${x.q}`);
+        if (g.amount) w(`      H${g.r.i} = hd${g.r.i}`);
+      }
       if (g.amount) {
         w(`      if not kept then`);
         for (const x of g.reads) w(`        sum${x.q} = sat(sum${x.q}, ${contribution(x.metric)})`);
@@ -332,6 +496,7 @@ function recorder(p: EntityPlan): string {
       }
     }
     p.reads.forEach((_, q) => w(`      out[#out + 1] = int(sum${q})`));
+    if (T) w(`      tok, av = true, true`);
     w(`    else`);
     // A late event: each read from the ring that still holds t - W (or the longest), as memory.ts's readResolution.
     const fallbackStart = out.length;
@@ -380,6 +545,21 @@ function recorder(p: EntityPlan): string {
   p.relations.forEach((rel) => {
     for (const win of rel.windows) w(`    out[#out + 1] = redis.call('ZCOUNT', base .. 'd${KIND_CODE[rel.relation]}', '(' .. int(t - ${win.ms}), '+inf')`);
   });
+  w(`    if given == nil then`);
+  if (T) {
+    // Totals are written while exact (below 2^53 - 1), else "" so the next event scans.
+    if (T.tc.length > 0) w(`      hs[#hs + 1] = 't'`);
+    if (T.tc.length > 0) w(`      hs[#hs + 1] = (tok and ${T.tc.map((x) => `${x} < MAX`).join(' and ')}) and pack(${T.tFmt}, newest, ${T.tc.join(', ')}) or ''`);
+    if (T.ta.length > 0) {
+      w(`      if kept then`);
+      w(`        hs[#hs + 1] = totalsField`);
+      w(`        hs[#hs + 1] = (av and ${T.ta.map((x) => `${x} < MAX`).join(' and ')}) and pack(${T.TFmt}, ${T.taWithHeads.join(', ')}) or ''`);
+      w(`      end`);
+    }
+  }
+  w(`      redis.call('HSET', key, unpack(hs))`);
+  w(`      if renew then redis.call('PEXPIRE', key, ${p.ttlMs}) end`);
+  w(`    end`);
   if (p.pairs) {
     w(`    if dev ~= '-' then`);
     w(`      out[#out + 1] = pFirst or 0`);

@@ -28,6 +28,8 @@
                                            amount metrics (saturating at 2^53 - 1); read only when the index matches
                  "c<CUR>" newest counted time in CUR (i7)    "C" the currencies kept, 3 letters each
                  "b" / "u"                 last bound / unbound (record-binding-1.lua)
+                 "t" / "T<CUR>"            running totals of whole-ring reads, counts / amounts in CUR
+                                           (library.ts totalsOf: a cache of the buckets, rescanned at each TTL renewal)
 
   ARGV[1]  "record", "commit" or "claim" (single node: claim-decision-1.lua's claim, then record)
   ARGV[2]  t, the counted time (velocity clock), epoch ms      ARGV[3]  received, epoch ms
@@ -54,7 +56,7 @@ local function build()
   local KEYS, ARGV
   local mode, t, received, amount, currency, passwordFree
   -- t as text, and the field of the currency's newest time ("c<CUR>"), once per call
-  local tText, currencyField
+  local tText, currencyField, totalsField
   local markerTtl, cap, currencyCap, deviceRetention
   local MAX = 9007199254740991
   local RENEW_EVERY = 43200000
@@ -158,6 +160,7 @@ local function build()
         kept[#kept + 1] = cur
       else
         drop[#drop + 1] = 'c' .. cur
+        drop[#drop + 1] = 'T' .. cur
         for _, ring in ipairs(rings) do
           for slot = 0, ring.n - 1 do drop[#drop + 1] = ring.names[slot] .. cur end
         end
@@ -287,7 +290,7 @@ local function build()
     mode = ARGV[1]
     t, received = tonumber(ARGV[2]), tonumber(ARGV[3])
     amount, currency, passwordFree = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1'
-    tText, currencyField = ARGV[2], 'c' .. ARGV[5]
+    tText, currencyField, totalsField = ARGV[2], 'c' .. ARGV[5], 'T' .. ARGV[5]
     markerTtl, cap, currencyCap, deviceRetention = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
     out = {}
     local markerIsDecision = ARGV[14] == 'd'
