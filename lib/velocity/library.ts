@@ -409,8 +409,8 @@ function recorder(p: EntityPlan): string {
   w(`    out[#out + 1] = flags`);
   w(`    out[#out + 1] = (bound and (not unbound or unbound < bound)) and bound or 0`);
   w(`    out[#out + 1] = newest`);
-  // Window reads: every live bucket from the one holding t - W up to the newest, in one HMGET; each
-  // sum goes out as a string (Redis replies integers exactly, but ioredis 6 decodes 2^53 - 1 as 2^53).
+  // Window reads: every live bucket from the one holding t - W up to the newest, in one HMGET (or the
+  // running totals); each sum goes out as sumReply (text from 2^52 on: ioredis decodes 2^53 - 1 as 2^53).
   if (p.reads.length > 0) {
     if (p.reads.some((r) => r.metric.startsWith('untrusted'))) w(`    local untrusted = passwordFree and not (pTrusted and pTrusted > 0)`);
     for (const r of R) w(`    local hd${r.i} = floor(newest / ${r.bucketMs})`);
@@ -440,7 +440,7 @@ function recorder(p: EntityPlan): string {
         } else {
           w(`      local sum${q} = tc${r.i}_${p.counts.indexOf(rd.metric as never) + 1}`);
         }
-        w(`      out[#out + 1] = int(sum${q})`);
+        w(`      out[#out + 1] = sumReply(sum${q})`);
       });
       w(`    elseif ${fast} then`);
     } else {
@@ -495,7 +495,7 @@ function recorder(p: EntityPlan): string {
         w(`      end`);
       }
     }
-    p.reads.forEach((_, q) => w(`      out[#out + 1] = int(sum${q})`));
+    p.reads.forEach((_, q) => w(`      out[#out + 1] = sumReply(sum${q})`));
     if (T) w(`      tok, av = true, true`);
     w(`    else`);
     // A late event: each read from the ring that still holds t - W (or the longest), as memory.ts's readResolution.
@@ -536,7 +536,7 @@ function recorder(p: EntityPlan): string {
         w(`      if ${missed} then sum = sat(sum, ${contribution(rd.metric)}) end`);
       });
       w(`    end`);
-      w(`    out[#out + 1] = int(sum)`);
+      w(`    out[#out + 1] = sumReply(sum)`);
       w(`    end`);
     });
     for (let i = fallbackStart; i < out.length; i++) out[i] = `  ${out[i]}`;
@@ -558,7 +558,11 @@ function recorder(p: EntityPlan): string {
     }
   }
   w(`      redis.call('HSET', key, unpack(hs))`);
-  w(`      if renew then redis.call('PEXPIRE', key, ${p.ttlMs}) end`);
+  w(`      if renew then`);
+  w(`        redis.call('PEXPIRE', key, ${p.ttlMs})`);
+  // The pairs' key lives as long as the entity (commit sets its TTL only when it adds a pair).
+  if (p.pairs) w(`        redis.call('PEXPIRE', base .. 'p', ${p.ttlMs})`);
+  w(`      end`);
   w(`    end`);
   if (p.pairs) {
     w(`    if dev ~= '-' then`);

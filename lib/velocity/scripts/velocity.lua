@@ -63,6 +63,9 @@ local function build()
   local floor, fmt, sub = math.floor, string.format, string.sub
   local pack, unpackStruct = struct.pack, struct.unpack
   local function int(x) return fmt('%.0f', x) end
+  -- A sum as a reply: an integer reply below 2^52 (exact, and no formatting), text above (ioredis
+  -- decodes integer replies near 2^53 inexactly).
+  local function sumReply(x) if x < 4503599627370496 then return x end return fmt('%.0f', x) end
   local function sat(a, b) local s = a + b; if s > MAX then return MAX end return s end
 
   -- HDEL in bounded chunks: no entity's history can make an unpack fail.
@@ -95,6 +98,7 @@ local function build()
 
   -- Drops the live slots of the buckets that fell out of a ring when its head moved from oldHead to newHead.
   local function trim(drop, lo, hi, oldHead, newHead, n, names)
+    if lo == 0 and hi == 0 then return lo, hi, drop end
     for idx = oldHead - n + 1, math.min(oldHead, newHead - n) do
       local slot = idx % n
       if isLive(lo, hi, slot) then
@@ -273,8 +277,8 @@ local function build()
       for j = 1, #live - cap + 1 do drop[#drop + 1] = live[j].d end
       hdel(pkey, drop)
     end
-    redis.call('HSET', pkey, device, pack('<i7i7i7', first, last, trusted))
-    redis.call('PEXPIRE', pkey, ttl)
+    -- A new pair may make the key: its TTL. Existing pairs: the entity's TTL renewal (record) renews it.
+    if redis.call('HSET', pkey, device, pack('<i7i7i7', first, last, trusted)) == 1 then redis.call('PEXPIRE', pkey, ttl) end
   end
 
   -- The recorders, one per entity kind, generated from the store's plan (lib/velocity/library.ts):
