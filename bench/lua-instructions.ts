@@ -1,15 +1,16 @@
 /**
- * npm run bench:lua: the velocity library's cost in CPU instructions, counted by valgrind's
- * callgrind on redis-server, so two versions of the generated Lua compare exactly on a busy machine
- * (Redis CPU time from INFO moves 30% or more with whatever else runs on 2 cores; instruction counts
- * do not move at all). Not part of npm run bench (it needs valgrind: apt-get install -y valgrind).
+ * npm run bench:lua: the Redis work of a decision in CPU instructions, counted by valgrind's
+ * callgrind on redis-server, so engines and versions of the generated Lua compare exactly on a busy
+ * machine (Redis CPU time from INFO moves 30% or more with whatever else runs on 2 cores;
+ * instruction counts do not move). Not part of npm run bench (it needs valgrind: apt-get install -y valgrind).
  *   1. decide() on a private Redis (default policy or RISKHOOK_POLICY, no operations) for
  *      LUA_PRELOAD events over a simulated 24 h (10,000 entities per kind, as bench/run.ts), then
- *      20,000 more in time; every FCALL it makes is captured with its arguments.
- *   2. Per library (the current one, then each file in LUA_VARIANTS=a.lua,b.lua: edited copies of
- *      the generated text, e.g. from LUA_DUMP=file): a fresh redis-server replays the preload, saves,
- *      restarts under callgrind and replays LUA_MEASURE (default 1,500) captured calls.
- * Prints thousands of instructions per call and per event.
+ *      20,000 more in time; every command sent is captured. The same for the reference engine
+ *      (bench/reference, before issue 9) unless LUA_NO_REFERENCE.
+ *   2. Per engine, and per edited copy of the shipped library in LUA_VARIANTS=a.lua,b.lua (LUA_DUMP=file
+ *      writes the generated text to start from): a fresh redis-server replays the preload, saves,
+ *      restarts under callgrind and replays the next LUA_MEASURE (default 1,000) events' commands.
+ * Prints thousands of instructions per event.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,13 +22,15 @@ import { loadConfig } from '../lib/config.js';
 import { decide } from '../lib/decide.js';
 import type { PaymentEvent } from '../lib/events.js';
 import { createRuntime } from '../lib/runtime.js';
+import { IdentityHasher } from '../lib/identity.js';
 import { velocityLibrary } from '../lib/velocity/library.js';
-import type { RedisVelocityStore } from '../lib/velocity/redis.js';
+import { type RedisVelocityStore, createRedisClient } from '../lib/velocity/redis.js';
+import { REFERENCE_SCRIPTS, ReferenceVelocityStore, referenceDecide, referenceLimits } from './reference/store.js';
 import { freePort, startRedisServer } from '../scripts/redis-server.js';
 
 const PRELOAD = Number(process.env.LUA_PRELOAD ?? 100_000);
 const EVENTS = 20_000;
-const MEASURE = Number(process.env.LUA_MEASURE ?? 1_500);
+const MEASURE = Number(process.env.LUA_MEASURE ?? 1_000);
 const N = 10_000;
 const DAY = 86_400_000;
 
@@ -68,7 +71,30 @@ function workload(): (at: number, n: number) => PaymentEvent {
 
 type Call = string[];
 
-async function capture(): Promise<{ library: string; calls: Call[]; preloadCalls: number }> {
+const NOT_REPLAYED = new Set(['function', 'script', 'info', 'ping', 'client', 'select', 'quit']);
+
+interface Captured {
+  /** Every command the decisions sent: name, then arguments. */
+  readonly calls: Call[];
+  /** Where each event's commands start, by event number. */
+  readonly starts: number[];
+  /** What the server needs before a replay: the shipped library, or the reference's scripts. */
+  readonly setup: (redis: Redis) => Promise<unknown>;
+}
+
+/** Records every command `client` sends from now on. */
+function record(client: unknown, calls: Call[]): void {
+  const target = client as { sendCommand: (command: { name: string; args: unknown[] }) => unknown };
+  const send = target.sendCommand.bind(target);
+  target.sendCommand = (command) => {
+    // The data commands only: a library load, INFO and the like are the setup's, not a decision's.
+    if (!NOT_REPLAYED.has(command.name.toLowerCase()))
+      calls.push([command.name, ...command.args.map((a) => (Buffer.isBuffer(a) ? a.toString('latin1') : String(a)))]);
+    return send(command);
+  };
+}
+
+async function capture(engine: 'shipped' | 'reference'): Promise<Captured> {
   const server = await startRedisServer();
   const config = loadConfig({
     GENERIC_WEBHOOK_SECRETS: `whsec_${randomBytes(32).toString('base64')}`,
@@ -79,27 +105,42 @@ async function capture(): Promise<{ library: string; calls: Call[]; preloadCalls
     ...(process.env.RISKHOOK_POLICY && { RISKHOOK_POLICY: process.env.RISKHOOK_POLICY }),
   });
   const runtime = createRuntime(config);
-  const store = runtime.store as RedisVelocityStore;
-  type Fcall = (...args: (string | number)[]) => Promise<unknown>;
-  const client = store.client as unknown as { fcall: Fcall };
   const calls: Call[] = [];
-  const fcall: Fcall = client.fcall.bind(client);
-  client.fcall = (...args) => {
-    calls.push(args.map(String));
-    return fcall(...args);
-  };
+  const starts: number[] = [];
   const event = workload();
-  const deps = { ...runtime.deps, operations: undefined };
   const t0 = Date.now() - DAY - 3_600_000;
-  let preloadCalls = 0;
-  for (let n = 0; n < PRELOAD + EVENTS; n++) {
-    if (n === PRELOAD) preloadCalls = calls.length;
-    const at = n < PRELOAD ? t0 + Math.floor((n * DAY) / PRELOAD) : t0 + DAY + (n - PRELOAD) * 100;
-    await decide(event(at, n), { ...deps, now: () => at }, at);
+  const at = (n: number) => (n < PRELOAD ? t0 + Math.floor((n * DAY) / PRELOAD) : t0 + DAY + (n - PRELOAD) * 100);
+  try {
+    if (engine === 'shipped') {
+      const store = runtime.store as RedisVelocityStore;
+      await store.client.ping(); // connected (and INFO read) before recording
+      record(store.client, calls);
+      const deps = { ...runtime.deps, operations: undefined };
+      for (let n = 0; n < PRELOAD + EVENTS; n++) {
+        starts.push(calls.length);
+        await decide(event(at(n), n), { ...deps, now: () => at(n) }, at(n));
+      }
+      const library = velocityLibrary(store.plan).text;
+      if (process.env.LUA_DUMP) writeFileSync(process.env.LUA_DUMP, library);
+      return { calls, starts, setup: (redis) => redis.function('LOAD', 'REPLACE', library) };
+    }
+    const client = createRedisClient(server.url, 10_000);
+    const store = new ReferenceVelocityStore(client, referenceLimits(config.policy.windows));
+    const hasher = new IdentityHasher(randomBytes(16).toString('hex'));
+    const decisionJson = JSON.stringify(await decide(event(at(0), -1), { ...runtime.deps, operations: undefined }));
+    await (client as Redis).ping();
+    record(client, calls);
+    for (let n = 0; n < PRELOAD + EVENTS; n++) {
+      starts.push(calls.length);
+      await referenceDecide(store, event(at(n), n), hasher, decisionJson);
+    }
+    await store.close();
+    // ioredis sent the scripts by EVALSHA (EVAL on NOSCRIPT): load them so a replayed EVALSHA finds them.
+    return { calls, starts, setup: (redis) => Promise.all(REFERENCE_SCRIPTS.map((lua) => redis.script('LOAD', lua))) };
+  } finally {
+    await runtime.store.close();
+    server.stop();
   }
-  await runtime.store.close();
-  server.stop();
-  return { library: velocityLibrary(store.plan).text, calls, preloadCalls };
 }
 
 async function redisAt(dir: string, underCallgrind: boolean) {
@@ -119,26 +160,27 @@ async function redisAt(dir: string, underCallgrind: boolean) {
 async function replay(redis: Redis, calls: readonly Call[]): Promise<void> {
   for (let i = 0; i < calls.length; i += 32) {
     const pipeline = redis.pipeline();
-    for (const call of calls.slice(i, i + 32)) pipeline.call('FCALL', ...call);
-    for (const [error] of (await pipeline.exec())!) if (error) throw error;
+    for (const [name, ...args] of calls.slice(i, i + 32)) pipeline.call(name!, ...args.map((a) => Buffer.from(a, 'latin1')));
+    for (const [error] of (await pipeline.exec())!) if (error && !/NOSCRIPT/.test(error.message)) throw error;
   }
 }
 
-/** Instructions callgrind counted for MEASURE calls of `library` (registered under the captured function's name). */
-async function instructions(text: string, captured: Awaited<ReturnType<typeof capture>>): Promise<number> {
-  const fn = captured.calls[0]![0]!;
-  const library = text.replace(/#!lua name=\S+/, '#!lua name=measured').replace(/register_function\('[^']+'/, `register_function('${fn}'`);
+/** Instructions callgrind counted for the MEASURE events after the preload, per event. */
+async function instructionsPerEvent(captured: Captured, setup = captured.setup): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'riskhook-lua-'));
+  const from = captured.starts[PRELOAD]!;
+  const to = captured.starts[PRELOAD + MEASURE] ?? captured.calls.length;
   try {
     const plain = await redisAt(dir, false);
-    await plain.redis.function('LOAD', library);
-    await replay(plain.redis, captured.calls.slice(0, captured.preloadCalls));
+    await setup(plain.redis);
+    await replay(plain.redis, captured.calls.slice(0, from));
     await plain.redis.save();
     plain.redis.disconnect();
     plain.child.kill('SIGKILL');
     const grind = await redisAt(dir, true);
+    await setup(grind.redis); // the scripts again (an RDB keeps functions, not scripts)
     spawnSync('callgrind_control', ['-z', String(grind.child.pid)]);
-    await replay(grind.redis, captured.calls.slice(captured.preloadCalls, captured.preloadCalls + MEASURE));
+    await replay(grind.redis, captured.calls.slice(from, to));
     spawnSync('callgrind_control', ['-d', String(grind.child.pid)]);
     grind.redis.disconnect();
     grind.child.kill('SIGTERM');
@@ -148,7 +190,7 @@ async function instructions(text: string, captured: Awaited<ReturnType<typeof ca
       const m = /^totals: (\d+)$/m.exec(readFileSync(join(dir, file), 'utf8'));
       if (m) total = Math.max(total, Number(m[1]));
     }
-    return total;
+    return total / MEASURE;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -158,12 +200,17 @@ if (spawnSync('valgrind', ['--version']).error) {
   console.error('bench:lua needs valgrind (apt-get install -y valgrind)');
   process.exit(2);
 }
-console.log(`capturing the FCALLs of ${PRELOAD + EVENTS} decisions (${process.env.RISKHOOK_POLICY ?? 'default policy'}) ...`);
-const captured = await capture();
-if (process.env.LUA_DUMP) writeFileSync(process.env.LUA_DUMP, captured.library);
-const measured = captured.calls.slice(captured.preloadCalls, captured.preloadCalls + MEASURE);
-const events = new Set(measured.map((c) => c[2])).size; // KEYS[1]: the event's record
-for (const name of ['current', ...(process.env.LUA_VARIANTS ?? '').split(',').filter(Boolean)]) {
-  const total = await instructions(name === 'current' ? captured.library : readFileSync(name, 'utf8'), captured);
-  console.log(`${name.padEnd(28)} ${(total / measured.length / 1000).toFixed(1).padStart(7)} k instructions per FCALL, ${(total / events / 1000).toFixed(1).padStart(7)} k per event (${measured.length} calls, ${events} events)`);
+console.log(`capturing the commands of ${PRELOAD + EVENTS} decisions (${process.env.RISKHOOK_POLICY ?? 'default policy'}), shipped and reference ...`);
+const shipped = await capture('shipped');
+const reference = process.env.LUA_NO_REFERENCE ? undefined : await capture('reference');
+const k = (n: number) => `${(n / 1000).toFixed(1).padStart(7)} k`;
+const base = await instructionsPerEvent(shipped);
+const ref = reference && (await instructionsPerEvent(reference));
+console.log(`instructions per event, ${MEASURE} events after a preload of ${PRELOAD} (callgrind, redis-server):`);
+if (ref) console.log(`  reference (before issue 9)   ${k(ref)}`);
+console.log(`  shipped                      ${k(base)}${ref ? `   ${(base / ref).toFixed(2)}x the reference` : ''}`);
+for (const file of (process.env.LUA_VARIANTS ?? '').split(',').filter(Boolean)) {
+  const text = readFileSync(file, 'utf8');
+  const n = await instructionsPerEvent(shipped, (redis) => redis.function('LOAD', 'REPLACE', text));
+  console.log(`  ${file.padEnd(28)} ${k(n)}   ${(n / base).toFixed(3)}x shipped`);
 }
