@@ -25,6 +25,7 @@ import {
   type VelocityStore,
   DEFAULT_LIMITS,
 } from './store.js';
+import { RecencySet } from './recency-set.js';
 import { MAX_SUM, saturatingAdd, velocityClock } from './windows.js';
 
 /**
@@ -91,9 +92,7 @@ interface EntityState {
   /** resolution index -> ring of bucket totals */
   rings: Ring[];
   /** plan.relations index -> member hash -> last seen (counted time) */
-  related: (Map<string, Seen> | undefined)[];
-  /** plan.relations index -> at most the lowest last-seen time in that map (a scan for expired members is skipped above it). */
-  relatedLow: number[];
+  related: (RecencySet | undefined)[];
   /** device hash -> pair */
   pairs: Map<string, Pair>;
   expiresAt: number;
@@ -147,8 +146,6 @@ export class MemoryVelocityStore implements VelocityStore {
   #recent: { key: string | undefined; entry: EventRecord | undefined; epoch: number } = { key: undefined, entry: undefined, epoch: -1 };
   #dropped = 0;
   readonly #prepared = new Map<EntityPlan, PreparedPlan>();
-  /** Scratch for distinct counts per read window (no array per read). */
-  readonly #distinct = new Float64Array(64);
   /** Bumped whenever an entity state is created or dropped: while unchanged, a key finds the same state. */
   #epoch = 0;
   /** What the last record() found, by position in its request's entities, for a commit() of the same request. */
@@ -350,25 +347,16 @@ export class MemoryVelocityStore implements VelocityStore {
       const { relation, retentionMs } = relations[i]!;
       const member = memberOf(entity, relation);
       if (member === undefined) continue;
-      let set = state.related[i];
-      if (!set) {
-        state.related[i] = set = new Map<string, Seen>();
-        state.relatedLow[i] = Infinity;
-      }
+      const set = (state.related[i] ??= new RecencySet());
       const cutoff = newest - retentionMs;
-      const seen = set.get(member);
-      const novel = seen === undefined || seen.last <= cutoff;
+      const seen = set.lastSeen(member);
+      const novel = seen === undefined || seen <= cutoff;
       if (novel) flags |= 1 << (i + 1);
-      let last = t;
-      if (seen === undefined) set.set(member, { last });
-      else if (seen.last < t) seen.last = t;
-      else last = seen.last;
-      // Times only grow, and a new member lowers the bound: it stays at or below the lowest time.
-      if (last < state.relatedLow[i]!) state.relatedLow[i] = last;
+      set.touch(member, t);
       if (novel) {
-        // Forget members last seen at or before the cutoff (none when the lowest time is after it).
-        if (state.relatedLow[i]! <= cutoff) state.relatedLow[i] = forgetUpTo(set, cutoff);
-        dropLowest(set, set.size - this.#limits.distinctCap);
+        // Forget members last seen at or before the cutoff, then any over the cap.
+        if (set.lowest() <= cutoff) set.forgetUpTo(cutoff);
+        set.dropLowest(set.size - this.#limits.distinctCap);
       }
     }
     return flags;
@@ -495,18 +483,13 @@ export class MemoryVelocityStore implements VelocityStore {
     const distinct: EntityVelocity['distinct'] = {};
     const newRelations: EntityVelocity['newRelations'] = {};
     const relations = plan.relations;
-    const ns = this.#distinct;
     for (let i = 0; i < relations.length; i++) {
       const { relation, windows: read } = relations[i]!;
       newRelations[relation] = (flags & (1 << (i + 1))) !== 0;
       if (read.length === 0) continue;
       const set = state.related[i];
-      ns.fill(0, 0, read.length);
-      if (set) {
-        for (const { last } of set.values()) for (let w = 0; w < read.length; w++) if (last > t - read[w]!.ms) ns[w]!++;
-      }
       const counts: Record<string, number> = {};
-      for (let w = 0; w < read.length; w++) counts[read[w]!.name] = ns[w]!;
+      for (let w = 0; w < read.length; w++) counts[read[w]!.name] = set ? set.countAfter(t - read[w]!.ms) : 0;
       distinct[relation] = counts;
     }
     const bound = state.boundAt !== undefined && (state.unboundAt === undefined || state.unboundAt < state.boundAt);
@@ -539,7 +522,6 @@ export class MemoryVelocityStore implements VelocityStore {
       currencies: new Map(),
       rings: [],
       related: [],
-      relatedLow: [],
       pairs: new Map(),
       expiresAt: 0,
     };
@@ -663,16 +645,6 @@ function markedFlags(marker: Marker, entity: EntityUpdate): number | undefined {
   return undefined;
 }
 
-/** Deletes the members last seen at or before `cutoff`; returns the lowest time left (Infinity when none). */
-function forgetUpTo(set: Map<string, Seen>, cutoff: number): number {
-  let low = Infinity;
-  set.forEach(({ last }, m) => {
-    if (last <= cutoff) set.delete(m);
-    else if (last < low) low = last;
-  });
-  return low;
-}
-
 /**
  * readResolution (plan.ts) with the window's own resolution found once: the own bucket size when
  * its ring still holds the bucket of t - W, else the next by span that does, else the longest.
@@ -692,27 +664,6 @@ function resolutionFor(plan: EntityPlan, own: number, windowMs: number, t: numbe
 function memberOf(entity: EntityUpdate, relation: EntityKind): string | undefined {
   for (const m of entity.members) if (m.relation === relation) return m.member;
   return undefined;
-}
-
-/**
- * Drops the `excess` lowest members (by last seen, then key bytes: a Redis sorted set's order);
- * the usual case, one over the cap, is one pass without sorting.
- */
-function dropLowest(set: Map<string, Seen>, excess: number): void {
-  if (excess <= 0) return;
-  if (excess > 1) {
-    for (const [m] of lowestFirst(new Map([...set].map(([k, seen]) => [k, seen.last]))).slice(0, excess)) set.delete(m);
-    return;
-  }
-  let lowKey: string | undefined;
-  let lowValue = Infinity;
-  set.forEach(({ last: v }, k) => {
-    if (lowKey === undefined || v < lowValue || (v === lowValue && k < lowKey)) {
-      lowKey = k;
-      lowValue = v;
-    }
-  });
-  if (lowKey !== undefined) set.delete(lowKey);
 }
 
 /** Entries by value then key bytes: a Redis sorted set's order (the cap drops from the front). */
