@@ -10,7 +10,7 @@ import type { IdentityHasher } from './identity.js';
 import { isoTime } from './iso-time.js';
 import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
-import { type Features, buildFeatures } from './policy/features.js';
+import type { Features } from './policy/features.js';
 import type { Policy } from './policy/load.js';
 import { type ClaimRecord, type CommitRequest, type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
 import { type DecisionOperations, reportReviewNotOpened } from './operations/index.js';
@@ -85,7 +85,7 @@ export async function decide(
         ? await beforeDeadline(() => Promise.all([store.record(request), readLists(operations, request, event.id)]), deadline, now, store)
         : [await beforeDeadline(() => store.record(request), deadline, now, store), undefined];
     }
-    trace.features = buildFeatures(event, snapshot, deps.policy.readers, lists);
+    trace.features = deps.policy.features(event, snapshot, lists);
     const evaluation = evaluate(deps.policy, trace.features);
     trace.shadow = evaluation.shadow;
     if (evaluation.shadow.length > 0) logger.info('shadow rules matched', { eventId: event.id, shadow: evaluation.shadow });
@@ -239,7 +239,7 @@ export function fallback(
   receivedAt?: number,
   trace?: DecisionTrace,
 ): Decision {
-  const features = buildFeatures(event, {}, deps.policy.readers);
+  const features = deps.policy.features(event, {});
   const evaluation = evaluate(deps.policy, features);
   if (trace) Object.assign(trace, { features, shadow: evaluation.shadow });
   const hold = deps.onStoreFailure === 'hold' || evaluation.decision === 'hold';
