@@ -5,6 +5,8 @@
  */
 import { type Decision, ENTITY_KINDS, type EntityKind } from '../events.js';
 import {
+  AMOUNT_METRICS,
+  COUNT_METRICS,
   CURRENCY_CAP,
   type EntityPlan,
   type Metric,
@@ -15,6 +17,7 @@ import {
 import {
   type BindingRequest,
   type Claim,
+  type ClaimRecord,
   type CommitRequest,
   type EntityUpdate,
   type EntityVelocity,
@@ -126,6 +129,11 @@ type Marker = (string | number)[];
 /** Entity kind -> its index in ENTITY_KINDS (one state map per kind: no "kind:key" string built per lookup). */
 const KIND_INDEX: Readonly<Record<EntityKind, number>> = Object.fromEntries(ENTITY_KINDS.map((k, i) => [k, i])) as Record<EntityKind, number>;
 
+/** Claim answers without a decision, shared (a claim is never changed by its reader). */
+const CLAIMED: Claim = Object.freeze({ state: 'claimed' });
+const TAKEOVER: Claim = Object.freeze({ state: 'takeover' });
+const PENDING: Claim = Object.freeze({ state: 'pending' });
+
 const SWEEP_EVERY = 1_000;
 const AMOUNT = new Set<Metric>(['amount', 'passwordFreeAmount', 'untrustedPasswordFreeAmount', 'approvedAmount']);
 
@@ -151,6 +159,9 @@ export class MemoryVelocityStore implements VelocityStore {
   /** What the last record() found, by position in its request's entities, for a commit() of the same request. */
   #recorded: { entities: readonly EntityUpdate[] | undefined; states: (EntityState | undefined)[]; epoch: number } = { entities: undefined, states: [], epoch: -1 };
   #writes = 0;
+  /** #count's scratch: the event's own contribution per count and per amount metric (plan order). */
+  readonly #countAdds = new Float64Array(COUNT_METRICS.length);
+  readonly #amountAdds = new Float64Array(AMOUNT_METRICS.length);
   /** The next sweep: after as many writes as there are entries (amortised constant cost per write). */
   #nextSweep = SWEEP_EVERY;
 
@@ -177,6 +188,16 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   async claim(eventKey: string, now: number): Promise<Claim> {
+    return this.#claim(eventKey, now);
+  }
+
+  /** claim, then record when this attempt may decide the event: one call, as on a single Redis node. */
+  async claimRecord(request: RecordRequest, now: number): Promise<ClaimRecord> {
+    const claim = this.#claim(request.eventKey, now);
+    return claim.state === 'claimed' || claim.state === 'takeover' ? { claim, snapshot: this.#record(request) } : { claim };
+  }
+
+  #claim(eventKey: string, now: number): Claim {
     const existing = this.#event(eventKey);
     if (existing === undefined) {
       const expiresAt = this.#now() + this.#limits.decisionTtlMs;
@@ -188,13 +209,13 @@ export class MemoryVelocityStore implements VelocityStore {
         entry.decision = undefined;
         entry.expiresAt = expiresAt;
       }
-      return { state: 'claimed' };
+      return CLAIMED;
     }
     if (existing.decision === undefined) {
-      if (now - existing.claimedAt < this.#limits.claimStaleMs) return { state: 'pending' };
+      if (now - existing.claimedAt < this.#limits.claimStaleMs) return PENDING;
       existing.claimedAt = now;
       existing.expiresAt = this.#now() + this.#limits.decisionTtlMs;
-      return { state: 'takeover' };
+      return TAKEOVER;
     }
     return { state: 'decided', decision: copyOf(existing.decision) };
   }
@@ -219,6 +240,10 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   async record(request: RecordRequest): Promise<VelocitySnapshot> {
+    return this.#record(request);
+  }
+
+  #record(request: RecordRequest): VelocitySnapshot {
     if (++this.#writes >= this.#nextSweep) this.#sweep();
     const t = this.#clock(request);
     const now = this.#now();
@@ -318,6 +343,11 @@ export class MemoryVelocityStore implements VelocityStore {
     const keepsCurrency = plan.amounts.length > 0 && this.#keepCurrency(state, plan, currency);
     const nCounts = plan.counts.length;
     const nAmounts = plan.amounts.length;
+    // The event's own contribution to each metric, worked out once for every ring.
+    const countAdds = this.#countAdds;
+    const amountAdds = this.#amountAdds;
+    for (let k = 0; k < nCounts; k++) countAdds[k] = ownContribution(plan.counts[k]!, request, untrusted);
+    for (let k = 0; k < nAmounts; k++) amountAdds[k] = ownContribution(plan.amounts[k]!, request, untrusted);
     let counted = false;
     for (let i = 0; i < plan.resolutions.length; i++) {
       const r = plan.resolutions[i]!;
@@ -327,12 +357,12 @@ export class MemoryVelocityStore implements VelocityStore {
       const s = slotOf(idx, r.slots);
       const data = ring.data;
       const at = bucketCounts(data, r.slots, s, idx, nCounts);
-      for (let k = 0; k < nCounts; k++) data[at + k]! += ownContribution(plan.counts[k]!, request, untrusted);
+      for (let k = 0; k < nCounts; k++) data[at + k]! += countAdds[k]!;
       if (keepsCurrency && r.amounts) {
         counted = true;
         const sums = amountSlots(ring, currency, r.slots, nAmounts, idx, s);
         const from = r.slots + s * nAmounts;
-        for (let k = 0; k < nAmounts; k++) sums[from + k] = saturatingAdd(sums[from + k]!, ownContribution(plan.amounts[k]!, request, untrusted));
+        for (let k = 0; k < nAmounts; k++) sums[from + k] = saturatingAdd(sums[from + k]!, amountAdds[k]!);
       }
     }
     if (counted && keepsCurrency) {
@@ -451,7 +481,8 @@ export class MemoryVelocityStore implements VelocityStore {
     if (device === undefined) return undefined;
     const pair = state.pairs.get(device);
     if (!pair || pair.last <= (state.newest ?? -Infinity) - this.#plan.deviceRetentionMs) return null;
-    return { firstSeenAt: pair.first, lastSeenAt: pair.last, ...(pair.trusted !== undefined && { trustedAt: pair.trusted }) };
+    // Two literals, not a conditional spread (an extra object and a slow copy per read).
+    return pair.trusted !== undefined ? { firstSeenAt: pair.first, lastSeenAt: pair.last, trustedAt: pair.trusted } : { firstSeenAt: pair.first, lastSeenAt: pair.last };
   }
 
   #read(state: EntityState, plan: EntityPlan, request: RecordRequest, entity: EntityUpdate, t: number, flags: number): EntityVelocity {
