@@ -379,11 +379,10 @@ export class MemoryVelocityStore implements VelocityStore {
       if (member === undefined) continue;
       const set = (state.related[i] ??= new RecencySet());
       const cutoff = newest - retentionMs;
-      const seen = set.lastSeen(member);
+      const seen = set.touch(member, t);
       const novel = seen === undefined || seen <= cutoff;
-      if (novel) flags |= 1 << (i + 1);
-      set.touch(member, t);
       if (novel) {
+        flags |= 1 << (i + 1);
         // Forget members last seen at or before the cutoff, then any over the cap.
         if (set.lowest() <= cutoff) set.forgetUpTo(cutoff);
         set.dropLowest(set.size - this.#limits.distinctCap);

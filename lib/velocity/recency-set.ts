@@ -31,8 +31,11 @@ export class RecencySet {
     return this.#order.length === 0 ? Infinity : this.#order[0]!.last;
   }
 
-  /** Records the member as seen at `t` (a time earlier than the one kept changes nothing). */
-  touch(member: string, t: number): void {
+  /**
+   * Records the member as seen at `t` (a time earlier than the one kept changes nothing); returns
+   * when it was last seen before (undefined: it was not kept), from the same lookup.
+   */
+  touch(member: string, t: number): number | undefined {
     const order = this.#order;
     const found = this.#byMember.get(member);
     if (found === undefined) {
@@ -41,15 +44,17 @@ export class RecencySet {
       const at = insertionPoint(order, t, member, 0);
       for (let i = order.length; i > at; i--) order[i] = order[i - 1]!;
       order[at] = entry;
-      return;
+      return undefined;
     }
-    if (found.last >= t) return;
+    const before = found.last;
+    if (before >= t) return before;
     // Moves up: shift the entries between its place and its new one down by one.
     let i = indexOf(order, found);
     found.last = t;
     const at = insertionPoint(order, t, member, i + 1);
     for (; i < at - 1; i++) order[i] = order[i + 1]!;
     order[at - 1] = found;
+    return before;
   }
 
   /** How many members were last seen after `time`. */

@@ -36,7 +36,7 @@ describe('RecencySet', () => {
         const set = new RecencySet();
         const model = new Map<string, number>();
         for (const s of steps) {
-          if (s.op === 'touch') set.touch(s.member, s.t);
+          if (s.op === 'touch') expect(set.touch(s.member, s.t)).toBe(model.get(s.member));
           else if (s.op === 'forget') set.forgetUpTo(s.cutoff);
           else set.dropLowest(s.excess);
           apply(model, s);
