@@ -32,23 +32,15 @@ import { RecencySet } from './recency-set.js';
 import { MAX_SUM, saturatingAdd, velocityClock } from './windows.js';
 
 /**
- * One resolution's ring: a slot per bucket (bucket index modulo the ring size), holding the bucket
- * index it was last written for. A slot whose index fell out of the ring (at or before the entity's
- * newest bucket minus the ring size) or was overwritten counts as absent: the same buckets as
- * dropping them, without allocating a bucket per write.
+ * An entity's rings, one per kept resolution, laid out one after another in one array (one object
+ * and one stretch of memory to fetch per entity, not one per ring): each ring is a slot per bucket
+ * (bucket index modulo the ring size) holding the bucket index it was last written for, then slot x
+ * metric. A slot whose index fell out of the ring (at or before the entity's newest bucket minus the
+ * ring size) or was overwritten counts as absent: the same buckets as dropping them, without
+ * allocating a bucket per write. Counts use plan.counts order; each currency's amounts have an array
+ * of their own (plan.amounts order) over the resolutions that keep amounts.
  */
-interface Ring {
-  /**
-   * One array (one object and one stretch of memory to fetch, not two): each slot's bucket index
-   * in [0, slots), then slot x count metric (plan.counts order) from `slots` on.
-   */
-  data: Float64Array;
-  /** currency -> its amount slots (kept only at resolutions that keep amounts) */
-  amounts: Map<string, AmountSlots>;
-}
-
-/** Each slot's bucket index in [0, slots), then slot x amount metric (plan.amounts order) from `slots` on. */
-type AmountSlots = Float64Array;
+type Rings = Float64Array;
 
 /** A read of the plan with its metric's place and its window's own resolution worked out once. */
 interface PreparedRead {
@@ -63,6 +55,12 @@ interface PreparedRead {
 /** What the hot paths need of an entity's plan, worked out once per store. */
 interface PreparedPlan {
   reads: PreparedRead[];
+  /** Resolution index -> where its ring starts in the entity's count rings, and in a currency's amount rings (-1: amounts not kept there). */
+  countRing: number[];
+  amountRing: number[];
+  /** Empty rings (every slot absent), copied for a new entity or currency. */
+  emptyCounts: Rings;
+  emptyAmounts: Rings;
   /** Index of approvedCount in plan.counts, of approvedAmount in plan.amounts (-1: not kept). */
   approvedCount: number;
   approvedAmount: number;
@@ -92,8 +90,10 @@ interface EntityState {
   unboundAt?: number;
   /** currency -> newest counted time in it (at most CURRENCY_CAP). */
   currencies: Map<string, Seen>;
-  /** resolution index -> ring of bucket totals */
-  rings: Ring[];
+  /** Bucket counts at every kept resolution (made at the first write). */
+  counts: Rings | undefined;
+  /** currency -> its bucket amounts at the resolutions that keep amounts */
+  amounts: Map<string, Rings>;
   /** plan.relations index -> member hash -> last seen (counted time) */
   related: (RecencySet | undefined)[];
   /** device hash -> pair */
@@ -181,6 +181,7 @@ export class MemoryVelocityStore implements VelocityStore {
             own: plan.resolutions.findIndex((r) => r.bucketMs === window.bucketMs),
           };
         }),
+        ...ringLayout(plan),
         approvedCount: plan.counts.indexOf('approvedCount'),
         approvedAmount: plan.amounts.indexOf('approvedAmount'),
       });
@@ -348,20 +349,21 @@ export class MemoryVelocityStore implements VelocityStore {
     const amountAdds = this.#amountAdds;
     for (let k = 0; k < nCounts; k++) countAdds[k] = ownContribution(plan.counts[k]!, request, untrusted);
     for (let k = 0; k < nAmounts; k++) amountAdds[k] = ownContribution(plan.amounts[k]!, request, untrusted);
+    const prepared = this.#prepared.get(plan)!;
+    const data = plan.resolutions.length > 0 ? (state.counts ??= prepared.emptyCounts.slice()) : undefined;
+    let sums: Rings | undefined;
     let counted = false;
     for (let i = 0; i < plan.resolutions.length; i++) {
       const r = plan.resolutions[i]!;
-      const ring = (state.rings[i] ??= newRing(r.slots, nCounts));
       const idx = Math.floor(t / r.bucketMs);
       if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue; // older than the ring: counts only in its own answer
       const s = slotOf(idx, r.slots);
-      const data = ring.data;
-      const at = bucketCounts(data, r.slots, s, idx, nCounts);
-      for (let k = 0; k < nCounts; k++) data[at + k]! += countAdds[k]!;
+      const at = bucketAt(data!, prepared.countRing[i]!, r.slots, s, idx, nCounts);
+      for (let k = 0; k < nCounts; k++) data![at + k]! += countAdds[k]!;
       if (keepsCurrency && r.amounts) {
         counted = true;
-        const sums = amountSlots(ring, currency, r.slots, nAmounts, idx, s);
-        const from = r.slots + s * nAmounts;
+        sums ??= amountRings(state, prepared, currency);
+        const from = bucketAt(sums, prepared.amountRing[i]!, r.slots, s, idx, nAmounts);
         for (let k = 0; k < nAmounts; k++) sums[from + k] = saturatingAdd(sums[from + k]!, amountAdds[k]!);
       }
     }
@@ -402,8 +404,8 @@ export class MemoryVelocityStore implements VelocityStore {
       for (const [cur, { last }] of state.currencies) {
         if (last > cutoff) continue;
         state.currencies.delete(cur);
-        // No live bucket holds it any more: its amount slots go too.
-        for (const ring of state.rings) ring?.amounts.delete(cur);
+        // No live bucket holds it any more: its amount rings go too.
+        state.amounts.delete(cur);
       }
     }
     return state.currencies.size < CURRENCY_CAP;
@@ -412,22 +414,21 @@ export class MemoryVelocityStore implements VelocityStore {
   /** Approved spend and device trust, written by commit. */
   #approve(state: EntityState, plan: EntityPlan, request: CommitRequest, entity: EntityUpdate, t: number): void {
     const newest = state.newest!;
-    const { approvedCount: counts, approvedAmount: amounts } = this.#prepared.get(plan)!;
+    const prepared = this.#prepared.get(plan)!;
+    const { approvedCount: counts, approvedAmount: amounts } = prepared;
     if (counts >= 0 || amounts >= 0) {
       const nCounts = plan.counts.length;
       for (let i = 0; i < plan.resolutions.length; i++) {
         const r = plan.resolutions[i]!;
         const idx = Math.floor(t / r.bucketMs);
         if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue;
-        const ring = (state.rings[i] ??= newRing(r.slots, nCounts));
+        const data = (state.counts ??= prepared.emptyCounts.slice());
         const s = slotOf(idx, r.slots);
-        const data = ring.data;
-        const at = bucketCounts(data, r.slots, s, idx, nCounts);
+        const at = bucketAt(data, prepared.countRing[i]!, r.slots, s, idx, nCounts);
         if (counts >= 0) data[at + counts]! += 1;
         if (amounts >= 0 && r.amounts && state.currencies.has(request.currency)) {
-          const nAmounts = plan.amounts.length;
-          const sums = amountSlots(ring, request.currency, r.slots, nAmounts, idx, s);
-          const from = r.slots + s * nAmounts + amounts;
+          const sums = amountRings(state, prepared, request.currency);
+          const from = bucketAt(sums, prepared.amountRing[i]!, r.slots, s, idx, plan.amounts.length) + amounts;
           sums[from] = saturatingAdd(sums[from]!, request.amountMinor);
         }
       }
@@ -490,21 +491,27 @@ export class MemoryVelocityStore implements VelocityStore {
     const windows: EntityVelocity['windows'] = {};
     const nCounts = plan.counts.length;
     const nAmounts = plan.amounts.length;
-    for (const { metric, window, amount, k, own } of this.#prepared.get(plan)!.reads) {
+    const prepared = this.#prepared.get(plan)!;
+    const counts = state.counts;
+    // Looked up at the first amount read (a currency never counted has no rings: its sums are 0).
+    let sums: Rings | undefined | null = null;
+    for (const { metric, window, amount, k, own } of prepared.reads) {
       const ri = resolutionFor(plan, own, window.ms, t, newest, amount);
       const r = plan.resolutions[ri]!;
-      const ring = state.rings[ri];
       // Buckets from the window's start on, among those still in the ring.
       const lo = Math.max(Math.floor((t - window.ms) / r.bucketMs), Math.floor(newest / r.bucketMs) - r.slots + 1);
       let sum = 0;
-      if (ring) {
-        if (amount) {
-          const slots = ring.amounts.get(request.currency);
-          if (slots) for (let s = 0; s < r.slots; s++) if (slots[s]! >= lo) sum = saturatingAdd(sum, slots[r.slots + s * nAmounts + k]!);
-        } else {
-          const data = ring.data;
-          for (let s = 0; s < r.slots; s++) if (data[s]! >= lo) sum += data[r.slots + s * nCounts + k]!;
+      if (amount) {
+        if (sums === null) sums = state.amounts.get(request.currency);
+        const ring = prepared.amountRing[ri]!;
+        if (sums && ring >= 0) {
+          const from = ring + r.slots;
+          for (let s = 0; s < r.slots; s++) if (sums[ring + s]! >= lo) sum = saturatingAdd(sum, sums[from + s * nAmounts + k]!);
         }
+      } else if (counts) {
+        const ring = prepared.countRing[ri]!;
+        const from = ring + r.slots;
+        for (let s = 0; s < r.slots; s++) if (counts[ring + s]! >= lo) sum += counts[from + s * nCounts + k]!;
       }
       const missed = Math.floor(t / r.bucketMs) <= Math.floor(newest / r.bucketMs) - r.slots || (amount && !state.currencies.has(request.currency));
       if (missed) sum = saturatingAdd(sum, ownContribution(metric, request, untrusted));
@@ -550,7 +557,8 @@ export class MemoryVelocityStore implements VelocityStore {
     const state: EntityState = {
       key,
       currencies: new Map(),
-      rings: [],
+      counts: undefined,
+      amounts: new Map(),
       related: [],
       pairs: new Map(),
       expiresAt: 0,
@@ -640,33 +648,56 @@ function ownContribution(metric: Metric, request: RecordRequest, untrusted: bool
   }
 }
 
-function newRing(slots: number, nCounts: number): Ring {
-  return { data: new Float64Array(slots + slots * nCounts).fill(-Infinity, 0, slots), amounts: new Map() };
+/** Where each resolution's ring starts in an entity's count rings and in a currency's amount rings, and both empty. */
+function ringLayout(plan: EntityPlan): Pick<PreparedPlan, 'countRing' | 'amountRing' | 'emptyCounts' | 'emptyAmounts'> {
+  const countRing: number[] = [];
+  const amountRing: number[] = [];
+  const countIndexes: [number, number][] = [];
+  const amountIndexes: [number, number][] = [];
+  let counts = 0;
+  let amounts = 0;
+  for (const r of plan.resolutions) {
+    countRing.push(counts);
+    countIndexes.push([counts, counts + r.slots]);
+    counts += r.slots + r.slots * plan.counts.length;
+    if (!r.amounts) {
+      amountRing.push(-1);
+      continue;
+    }
+    amountRing.push(amounts);
+    amountIndexes.push([amounts, amounts + r.slots]);
+    amounts += r.slots + r.slots * plan.amounts.length;
+  }
+  const empty = (size: number, indexes: [number, number][]) => {
+    const rings = new Float64Array(size);
+    for (const [from, to] of indexes) rings.fill(-Infinity, from, to);
+    return rings;
+  };
+  return { countRing, amountRing, emptyCounts: empty(counts, countIndexes), emptyAmounts: empty(amounts, amountIndexes) };
 }
 
-/** Where bucket idx's counts start in a ring's data (slot s), the slot cleared first when it held an older bucket. */
-function bucketCounts(data: Float64Array, slots: number, s: number, idx: number, nCounts: number): number {
-  const at = slots + s * nCounts;
-  if (data[s] !== idx) {
-    data[s] = idx;
-    data.fill(0, at, at + nCounts);
+/**
+ * Where bucket idx's metrics start in the ring at `ring` (slot s), the slot cleared first when it
+ * held an older bucket.
+ */
+function bucketAt(rings: Rings, ring: number, slots: number, s: number, idx: number, width: number): number {
+  const at = ring + slots + s * width;
+  if (rings[ring + s] !== idx) {
+    rings[ring + s] = idx;
+    rings.fill(0, at, at + width);
   }
   return at;
 }
 
-function slotOf(idx: number, slots: number): number {
-  return ((idx % slots) + slots) % slots;
+/** The currency's amount rings of an entity, made empty at its first write. */
+function amountRings(state: EntityState, prepared: PreparedPlan, currency: string): Rings {
+  let found = state.amounts.get(currency);
+  if (found === undefined) state.amounts.set(currency, (found = prepared.emptyAmounts.slice()));
+  return found;
 }
 
-/** The currency's amount slots of a ring (sums from `slots` on), with slot `s` holding bucket `idx` (zeroed when it held another). */
-function amountSlots(ring: Ring, currency: string, slots: number, nAmounts: number, idx: number, s: number): AmountSlots {
-  let found = ring.amounts.get(currency);
-  if (!found) ring.amounts.set(currency, (found = new Float64Array(slots + slots * nAmounts).fill(-Infinity, 0, slots)));
-  if (found[s] !== idx) {
-    found[s] = idx;
-    found.fill(0, slots + s * nAmounts, slots + s * nAmounts + nAmounts);
-  }
-  return found;
+function slotOf(idx: number, slots: number): number {
+  return ((idx % slots) + slots) % slots;
 }
 
 /** The flags a marker holds for this entity, if its first request counted it. */
