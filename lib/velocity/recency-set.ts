@@ -6,6 +6,13 @@
  * a pass over every member.
  */
 
+/**
+ * Up to this many members are found by a scan of the entries (most sets hold one or two: a device's
+ * accounts, an account's IPs); past it, a map finds them. No map per small set, and no hash-table
+ * probe per event on one.
+ */
+const SCANNED = 8;
+
 interface Entry {
   readonly member: string;
   /** Updated in place: a number field rewritten keeps its box, a new Map value would allocate one. */
@@ -13,7 +20,8 @@ interface Entry {
 }
 
 export class RecencySet {
-  readonly #byMember = new Map<string, Entry>();
+  /** member -> its entry, once the set has held more than SCANNED members. */
+  #byMember: Map<string, Entry> | undefined;
   /** Every entry, by (last, member) ascending. */
   readonly #order: Entry[] = [];
 
@@ -23,7 +31,7 @@ export class RecencySet {
 
   /** When the member was last seen, if it is kept. */
   lastSeen(member: string): number | undefined {
-    return this.#byMember.get(member)?.last;
+    return this.#find(member)?.last;
   }
 
   /** Lowest last-seen time (Infinity when empty). */
@@ -37,10 +45,11 @@ export class RecencySet {
    */
   touch(member: string, t: number): number | undefined {
     const order = this.#order;
-    const found = this.#byMember.get(member);
+    const found = this.#find(member);
     if (found === undefined) {
       const entry: Entry = { member, last: t };
-      this.#byMember.set(member, entry);
+      if (this.#byMember) this.#byMember.set(member, entry);
+      else if (order.length >= SCANNED) this.#byMember = new Map([...order.map((e) => [e.member, e] as const), [member, entry]]);
       const at = insertionPoint(order, t, member, 0);
       for (let i = order.length; i > at; i--) order[i] = order[i - 1]!;
       order[at] = entry;
@@ -55,6 +64,13 @@ export class RecencySet {
     for (; i < at - 1; i++) order[i] = order[i + 1]!;
     order[at - 1] = found;
     return before;
+  }
+
+  #find(member: string): Entry | undefined {
+    if (this.#byMember) return this.#byMember.get(member);
+    const order = this.#order;
+    for (let i = 0; i < order.length; i++) if (order[i]!.member === member) return order[i];
+    return undefined;
   }
 
   /** How many members were last seen after `time`. */
@@ -83,7 +99,8 @@ export class RecencySet {
     const order = this.#order;
     excess = Math.min(excess, order.length);
     if (excess <= 0) return;
-    for (let i = 0; i < excess; i++) this.#byMember.delete(order[i]!.member);
+    const byMember = this.#byMember;
+    if (byMember) for (let i = 0; i < excess; i++) byMember.delete(order[i]!.member);
     order.splice(0, excess);
   }
 }
