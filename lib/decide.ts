@@ -10,7 +10,7 @@ import type { IdentityHasher } from './identity.js';
 import { isoTime } from './iso-time.js';
 import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
-import { type Features, buildFeatures } from './policy/features.js';
+import type { Features } from './policy/features.js';
 import type { Policy } from './policy/load.js';
 import { type ClaimRecord, type CommitRequest, type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
 import { type DecisionOperations, reportReviewNotOpened } from './operations/index.js';
@@ -66,9 +66,14 @@ export async function decide(
     const operations = deps.operations;
     // Claim and record in one round trip where the store can (one script call on a single node),
     // list membership alongside; else claim, then record (nothing is sent past the deadline).
-    let [{ claim, snapshot }, lists] = store.claimRecord
-      ? await beforeDeadline(() => Promise.all([store.claimRecord!(request, now()), readLists(operations, request, event.id)]), deadline, now, store)
-      : [{ claim: await beforeDeadline(() => store.claim(eventKey, now()), deadline, now, store) } as ClaimRecord, undefined];
+    // Without operations only the claim is awaited (no Promise.all and no array per payment).
+    let lists: ListMembership | undefined;
+    let claimed: ClaimRecord;
+    if (!store.claimRecord) claimed = { claim: await beforeDeadline(() => store.claim(eventKey, now()), deadline, now, store) };
+    else if (!operations) claimed = await beforeDeadline(() => store.claimRecord!(request, now()), deadline, now, store);
+    else [claimed, lists] = await beforeDeadline(() => Promise.all([store.claimRecord!(request, now()), readLists(operations, request, event.id)]), deadline, now, store);
+    const claim = claimed.claim;
+    let snapshot = claimed.snapshot;
     if (claim.state === 'decided') {
       // A retry of a hold: its review may be missing (a crash right after storing the decision).
       await openReview(event, claim.decision, deps, deadline, now);
@@ -85,7 +90,7 @@ export async function decide(
         ? await beforeDeadline(() => Promise.all([store.record(request), readLists(operations, request, event.id)]), deadline, now, store)
         : [await beforeDeadline(() => store.record(request), deadline, now, store), undefined];
     }
-    trace.features = buildFeatures(event, snapshot, deps.policy.readers, lists);
+    trace.features = deps.policy.features(event, snapshot, lists);
     const evaluation = evaluate(deps.policy, trace.features);
     trace.shadow = evaluation.shadow;
     if (evaluation.shadow.length > 0) logger.info('shadow rules matched', { eventId: event.id, shadow: evaluation.shadow });
@@ -162,12 +167,16 @@ const STRONG_AUTH: ReadonlySet<PaymentEvent['authMethod']> = new Set(['password'
 export function recordRequest(event: PaymentEvent, eventKey: string, hasher: IdentityHasher, receivedAt?: number): RecordRequest {
   // Plain loops over arrays in the entity kinds' order: this runs for every payment (a replay's hot path).
   // Arrays are made at their final length: the first push on [] reserves 17 slots.
+  // One member object per present kind, shared by every entity it relates to (read-only to the stores).
   const hashed = HASHED_SCRATCH;
+  const asMember = MEMBER_SCRATCH;
   let present = 0;
   for (let i = 0; i < ENTITY_KINDS.length; i++) {
     const kind = ENTITY_KINDS[i]!;
     const id = rawEntityId(event, kind);
-    hashed[i] = id === undefined ? undefined : hasher.entity(kind, id);
+    const key = id === undefined ? undefined : hasher.entity(kind, id);
+    hashed[i] = key;
+    asMember[i] = key === undefined ? undefined : { relation: kind, member: key };
     if (id !== undefined) present++;
   }
   const entities = new Array<EntityUpdate>(present);
@@ -181,12 +190,13 @@ export function recordRequest(event: PaymentEvent, eventKey: string, hasher: Ide
     const members = new Array<EntityUpdate['members'][number]>(n);
     n = 0;
     for (let r = 0; r < relations.length; r++) {
-      const member = hashed[relations[r]!];
-      if (member !== undefined) members[n++] = { relation: ENTITY_KINDS[relations[r]!]!, member };
+      const member = asMember[relations[r]!];
+      if (member !== undefined) members[n++] = member;
     }
     entities[e++] = { kind: ENTITY_KINDS[i]!, key, members };
   }
   hashed.fill(undefined);
+  asMember.fill(undefined);
   const at = event.occurredAt;
   const amountMinor = event.amount.minor;
   const currency = event.amount.currency;
@@ -204,8 +214,9 @@ function commitRequest(request: RecordRequest, decision: Decision, strongAuth: b
     : { eventKey, at, amountMinor, currency, passwordFree, entities, decision, strongAuth };
 }
 
-/** recordRequest's hashed ids by kind (synchronous, emptied after each use). */
+/** recordRequest's hashed ids by kind, and each as a member (synchronous, emptied after each use). */
 const HASHED_SCRATCH: (string | undefined)[] = ENTITY_KINDS.map(() => undefined);
+const MEMBER_SCRATCH: (EntityUpdate['members'][number] | undefined)[] = ENTITY_KINDS.map(() => undefined);
 
 /** Each entity kind's relations, as indexes into ENTITY_KINDS. */
 const RELATION_INDEXES: readonly (readonly number[])[] = ENTITY_KINDS.map((kind) => RELATIONS[kind].map((relation) => ENTITY_KINDS.indexOf(relation)));
@@ -239,7 +250,7 @@ export function fallback(
   receivedAt?: number,
   trace?: DecisionTrace,
 ): Decision {
-  const features = buildFeatures(event, {}, deps.policy.readers);
+  const features = deps.policy.features(event, {});
   const evaluation = evaluate(deps.policy, features);
   if (trace) Object.assign(trace, { features, shadow: evaluation.shadow });
   const hold = deps.onStoreFailure === 'hold' || evaluation.decision === 'hold';

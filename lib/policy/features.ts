@@ -151,6 +151,22 @@ export function featureCatalogue(windows: readonly { readonly name: string }[]):
   return catalogue;
 }
 
+/** A policy's features for an event and snapshot (absent ones left out): buildFeatures over fixed readers. */
+export type FeatureBuilder = (event: PaymentEvent, snapshot: VelocitySnapshot, lists?: ListMembership) => Features;
+
+/**
+ * buildFeatures for fixed readers, compiled once per policy into straight-line code: one call site
+ * per reader (each sees one function, so it can be inlined) and one named store per feature. A loop
+ * stores by computed key, and V8 turns an object given more than ~16 properties that way into a
+ * hash table: every decision's features would be a dictionary built entry by entry. The names are
+ * catalogue names, each written as a JSON string literal.
+ */
+export function compileFeatures(readers: ReadonlyArray<readonly [string, FeatureReader]>): FeatureBuilder {
+  const lines = readers.map(([name], i) => `v = read[${i}](event, snapshot, lists); if (v !== undefined) f[${JSON.stringify(name)}] = v;`);
+  const body = `return function features(event, snapshot, lists) {\n  const f = {};\n  let v;\n  ${lines.join('\n  ')}\n  return f;\n};`;
+  return new Function('read', body)(readers.map(([, read]) => read)) as FeatureBuilder;
+}
+
 /** The features `readers` name, for this event and snapshot (absent ones left out). */
 export function buildFeatures(event: PaymentEvent, snapshot: VelocitySnapshot, readers: ReadonlyArray<readonly [string, FeatureReader]>, lists?: ListMembership): Features {
   const f: Features = {};

@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js';
 import type { FeatureValue } from '../events.js';
 import { type StoreNeed, type StorePlan, buildPlan } from '../velocity/plan.js';
 import { MAX_WINDOW_MS, type WindowSpec, parseDuration, windowSpecs } from '../velocity/windows.js';
-import { type FeatureInfo, type FeatureReader, type Features, featureCatalogue } from './features.js';
+import { type FeatureBuilder, type FeatureInfo, type FeatureReader, type Features, compileFeatures, featureCatalogue } from './features.js';
 import { COMPARISONS, type Comparison, type Condition, Leaf, PolicyFile } from './schema.js';
 
 export type Predicate = (features: Features) => boolean;
@@ -33,6 +33,8 @@ export interface Policy {
   readonly rules: readonly CompiledRule[];
   /** The features the rules read (conditions and message placeholders): the only ones a decision builds. */
   readonly readers: ReadonlyArray<readonly [string, FeatureReader]>;
+  /** buildFeatures over `readers`, compiled once. */
+  readonly features: FeatureBuilder;
   /** Features kept by the store though not read (the file's `keep:`). */
   readonly keep: readonly string[];
   /** What the velocity store keeps and reads for this policy: its read plan. */
@@ -95,7 +97,7 @@ export function compilePolicy(raw: unknown, source = 'policy'): Policy {
   const readers = [...read].map((name) => [name, catalogue.get(name)!.read] as const);
   const needs = (names: Iterable<string>) => [...names].flatMap((name) => catalogue.get(name)?.needs ?? []) as StoreNeed[];
   const plan = buildPlan(windows, needs(read), needs(file.keep), deviceRetentionMs);
-  return { version: file.version, holdAt: file.holdAt, windows, rules, readers, keep: file.keep, plan };
+  return { version: file.version, holdAt: file.holdAt, windows, rules, readers, features: compileFeatures(readers), keep: file.keep, plan };
 }
 
 /** "rules[2].when" -> 'rule "pf-burst" (rules[2]) when' so an error names the rule by its id. */

@@ -5,6 +5,8 @@
  */
 import { type Decision, ENTITY_KINDS, type EntityKind } from '../events.js';
 import {
+  AMOUNT_METRICS,
+  COUNT_METRICS,
   CURRENCY_CAP,
   type EntityPlan,
   type Metric,
@@ -15,6 +17,7 @@ import {
 import {
   type BindingRequest,
   type Claim,
+  type ClaimRecord,
   type CommitRequest,
   type EntityUpdate,
   type EntityVelocity,
@@ -25,26 +28,19 @@ import {
   type VelocityStore,
   DEFAULT_LIMITS,
 } from './store.js';
+import { RecencySet } from './recency-set.js';
 import { MAX_SUM, saturatingAdd, velocityClock } from './windows.js';
 
 /**
- * One resolution's ring: a slot per bucket (bucket index modulo the ring size), holding the bucket
- * index it was last written for. A slot whose index fell out of the ring (at or before the entity's
- * newest bucket minus the ring size) or was overwritten counts as absent: the same buckets as
- * dropping them, without allocating a bucket per write.
+ * An entity's rings, one per kept resolution, laid out one after another in one array (one object
+ * and one stretch of memory to fetch per entity, not one per ring): each ring is a slot per bucket
+ * (bucket index modulo the ring size) holding the bucket index it was last written for, then slot x
+ * metric. A slot whose index fell out of the ring (at or before the entity's newest bucket minus the
+ * ring size) or was overwritten counts as absent: the same buckets as dropping them, without
+ * allocating a bucket per write. Counts use plan.counts order; each currency's amounts have an array
+ * of their own (plan.amounts order) over the resolutions that keep amounts.
  */
-interface Ring {
-  /**
-   * One array (one object and one stretch of memory to fetch, not two): each slot's bucket index
-   * in [0, slots), then slot x count metric (plan.counts order) from `slots` on.
-   */
-  data: Float64Array;
-  /** currency -> its amount slots (kept only at resolutions that keep amounts) */
-  amounts: Map<string, AmountSlots>;
-}
-
-/** Each slot's bucket index in [0, slots), then slot x amount metric (plan.amounts order) from `slots` on. */
-type AmountSlots = Float64Array;
+type Rings = Float64Array;
 
 /** A read of the plan with its metric's place and its window's own resolution worked out once. */
 interface PreparedRead {
@@ -59,6 +55,12 @@ interface PreparedRead {
 /** What the hot paths need of an entity's plan, worked out once per store. */
 interface PreparedPlan {
   reads: PreparedRead[];
+  /** Resolution index -> where its ring starts in the entity's count rings, and in a currency's amount rings (-1: amounts not kept there). */
+  countRing: number[];
+  amountRing: number[];
+  /** Empty rings (every slot absent), copied for a new entity or currency. */
+  emptyCounts: Rings;
+  emptyAmounts: Rings;
   /** Index of approvedCount in plan.counts, of approvedAmount in plan.amounts (-1: not kept). */
   approvedCount: number;
   approvedAmount: number;
@@ -88,12 +90,12 @@ interface EntityState {
   unboundAt?: number;
   /** currency -> newest counted time in it (at most CURRENCY_CAP). */
   currencies: Map<string, Seen>;
-  /** resolution index -> ring of bucket totals */
-  rings: Ring[];
+  /** Bucket counts at every kept resolution (made at the first write). */
+  counts: Rings | undefined;
+  /** currency -> its bucket amounts at the resolutions that keep amounts */
+  amounts: Map<string, Rings>;
   /** plan.relations index -> member hash -> last seen (counted time) */
-  related: (Map<string, Seen> | undefined)[];
-  /** plan.relations index -> at most the lowest last-seen time in that map (a scan for expired members is skipped above it). */
-  relatedLow: number[];
+  related: (RecencySet | undefined)[];
   /** device hash -> pair */
   pairs: Map<string, Pair>;
   expiresAt: number;
@@ -127,6 +129,11 @@ type Marker = (string | number)[];
 /** Entity kind -> its index in ENTITY_KINDS (one state map per kind: no "kind:key" string built per lookup). */
 const KIND_INDEX: Readonly<Record<EntityKind, number>> = Object.fromEntries(ENTITY_KINDS.map((k, i) => [k, i])) as Record<EntityKind, number>;
 
+/** Claim answers without a decision, shared (a claim is never changed by its reader). */
+const CLAIMED: Claim = Object.freeze({ state: 'claimed' });
+const TAKEOVER: Claim = Object.freeze({ state: 'takeover' });
+const PENDING: Claim = Object.freeze({ state: 'pending' });
+
 const SWEEP_EVERY = 1_000;
 const AMOUNT = new Set<Metric>(['amount', 'passwordFreeAmount', 'untrustedPasswordFreeAmount', 'approvedAmount']);
 
@@ -147,13 +154,14 @@ export class MemoryVelocityStore implements VelocityStore {
   #recent: { key: string | undefined; entry: EventRecord | undefined; epoch: number } = { key: undefined, entry: undefined, epoch: -1 };
   #dropped = 0;
   readonly #prepared = new Map<EntityPlan, PreparedPlan>();
-  /** Scratch for distinct counts per read window (no array per read). */
-  readonly #distinct = new Float64Array(64);
   /** Bumped whenever an entity state is created or dropped: while unchanged, a key finds the same state. */
   #epoch = 0;
   /** What the last record() found, by position in its request's entities, for a commit() of the same request. */
   #recorded: { entities: readonly EntityUpdate[] | undefined; states: (EntityState | undefined)[]; epoch: number } = { entities: undefined, states: [], epoch: -1 };
   #writes = 0;
+  /** #count's scratch: the event's own contribution per count and per amount metric (plan order). */
+  readonly #countAdds = new Float64Array(COUNT_METRICS.length);
+  readonly #amountAdds = new Float64Array(AMOUNT_METRICS.length);
   /** The next sweep: after as many writes as there are entries (amortised constant cost per write). */
   #nextSweep = SWEEP_EVERY;
 
@@ -173,6 +181,7 @@ export class MemoryVelocityStore implements VelocityStore {
             own: plan.resolutions.findIndex((r) => r.bucketMs === window.bucketMs),
           };
         }),
+        ...ringLayout(plan),
         approvedCount: plan.counts.indexOf('approvedCount'),
         approvedAmount: plan.amounts.indexOf('approvedAmount'),
       });
@@ -180,6 +189,16 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   async claim(eventKey: string, now: number): Promise<Claim> {
+    return this.#claim(eventKey, now);
+  }
+
+  /** claim, then record when this attempt may decide the event: one call, as on a single Redis node. */
+  async claimRecord(request: RecordRequest, now: number): Promise<ClaimRecord> {
+    const claim = this.#claim(request.eventKey, now);
+    return claim.state === 'claimed' || claim.state === 'takeover' ? { claim, snapshot: this.#record(request) } : { claim };
+  }
+
+  #claim(eventKey: string, now: number): Claim {
     const existing = this.#event(eventKey);
     if (existing === undefined) {
       const expiresAt = this.#now() + this.#limits.decisionTtlMs;
@@ -191,13 +210,13 @@ export class MemoryVelocityStore implements VelocityStore {
         entry.decision = undefined;
         entry.expiresAt = expiresAt;
       }
-      return { state: 'claimed' };
+      return CLAIMED;
     }
     if (existing.decision === undefined) {
-      if (now - existing.claimedAt < this.#limits.claimStaleMs) return { state: 'pending' };
+      if (now - existing.claimedAt < this.#limits.claimStaleMs) return PENDING;
       existing.claimedAt = now;
       existing.expiresAt = this.#now() + this.#limits.decisionTtlMs;
-      return { state: 'takeover' };
+      return TAKEOVER;
     }
     return { state: 'decided', decision: copyOf(existing.decision) };
   }
@@ -222,6 +241,10 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   async record(request: RecordRequest): Promise<VelocitySnapshot> {
+    return this.#record(request);
+  }
+
+  #record(request: RecordRequest): VelocitySnapshot {
     if (++this.#writes >= this.#nextSweep) this.#sweep();
     const t = this.#clock(request);
     const now = this.#now();
@@ -321,21 +344,27 @@ export class MemoryVelocityStore implements VelocityStore {
     const keepsCurrency = plan.amounts.length > 0 && this.#keepCurrency(state, plan, currency);
     const nCounts = plan.counts.length;
     const nAmounts = plan.amounts.length;
+    // The event's own contribution to each metric, worked out once for every ring.
+    const countAdds = this.#countAdds;
+    const amountAdds = this.#amountAdds;
+    for (let k = 0; k < nCounts; k++) countAdds[k] = ownContribution(plan.counts[k]!, request, untrusted);
+    for (let k = 0; k < nAmounts; k++) amountAdds[k] = ownContribution(plan.amounts[k]!, request, untrusted);
+    const prepared = this.#prepared.get(plan)!;
+    const data = plan.resolutions.length > 0 ? (state.counts ??= prepared.emptyCounts.slice()) : undefined;
+    let sums: Rings | undefined;
     let counted = false;
     for (let i = 0; i < plan.resolutions.length; i++) {
       const r = plan.resolutions[i]!;
-      const ring = (state.rings[i] ??= newRing(r.slots, nCounts));
       const idx = Math.floor(t / r.bucketMs);
       if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue; // older than the ring: counts only in its own answer
       const s = slotOf(idx, r.slots);
-      const data = ring.data;
-      const at = bucketCounts(data, r.slots, s, idx, nCounts);
-      for (let k = 0; k < nCounts; k++) data[at + k]! += ownContribution(plan.counts[k]!, request, untrusted);
+      const at = bucketAt(data!, prepared.countRing[i]!, r.slots, s, idx, nCounts);
+      for (let k = 0; k < nCounts; k++) data![at + k]! += countAdds[k]!;
       if (keepsCurrency && r.amounts) {
         counted = true;
-        const sums = amountSlots(ring, currency, r.slots, nAmounts, idx, s);
-        const from = r.slots + s * nAmounts;
-        for (let k = 0; k < nAmounts; k++) sums[from + k] = saturatingAdd(sums[from + k]!, ownContribution(plan.amounts[k]!, request, untrusted));
+        sums ??= amountRings(state, prepared, currency);
+        const from = bucketAt(sums, prepared.amountRing[i]!, r.slots, s, idx, nAmounts);
+        for (let k = 0; k < nAmounts; k++) sums[from + k] = saturatingAdd(sums[from + k]!, amountAdds[k]!);
       }
     }
     if (counted && keepsCurrency) {
@@ -350,25 +379,15 @@ export class MemoryVelocityStore implements VelocityStore {
       const { relation, retentionMs } = relations[i]!;
       const member = memberOf(entity, relation);
       if (member === undefined) continue;
-      let set = state.related[i];
-      if (!set) {
-        state.related[i] = set = new Map<string, Seen>();
-        state.relatedLow[i] = Infinity;
-      }
+      const set = (state.related[i] ??= new RecencySet());
       const cutoff = newest - retentionMs;
-      const seen = set.get(member);
-      const novel = seen === undefined || seen.last <= cutoff;
-      if (novel) flags |= 1 << (i + 1);
-      let last = t;
-      if (seen === undefined) set.set(member, { last });
-      else if (seen.last < t) seen.last = t;
-      else last = seen.last;
-      // Times only grow, and a new member lowers the bound: it stays at or below the lowest time.
-      if (last < state.relatedLow[i]!) state.relatedLow[i] = last;
+      const seen = set.touch(member, t);
+      const novel = seen === undefined || seen <= cutoff;
       if (novel) {
-        // Forget members last seen at or before the cutoff (none when the lowest time is after it).
-        if (state.relatedLow[i]! <= cutoff) state.relatedLow[i] = forgetUpTo(set, cutoff);
-        dropLowest(set, set.size - this.#limits.distinctCap);
+        flags |= 1 << (i + 1);
+        // Forget members last seen at or before the cutoff, then any over the cap.
+        if (set.lowest() <= cutoff) set.forgetUpTo(cutoff);
+        set.dropLowest(set.size - this.#limits.distinctCap);
       }
     }
     return flags;
@@ -385,8 +404,8 @@ export class MemoryVelocityStore implements VelocityStore {
       for (const [cur, { last }] of state.currencies) {
         if (last > cutoff) continue;
         state.currencies.delete(cur);
-        // No live bucket holds it any more: its amount slots go too.
-        for (const ring of state.rings) ring?.amounts.delete(cur);
+        // No live bucket holds it any more: its amount rings go too.
+        state.amounts.delete(cur);
       }
     }
     return state.currencies.size < CURRENCY_CAP;
@@ -395,22 +414,21 @@ export class MemoryVelocityStore implements VelocityStore {
   /** Approved spend and device trust, written by commit. */
   #approve(state: EntityState, plan: EntityPlan, request: CommitRequest, entity: EntityUpdate, t: number): void {
     const newest = state.newest!;
-    const { approvedCount: counts, approvedAmount: amounts } = this.#prepared.get(plan)!;
+    const prepared = this.#prepared.get(plan)!;
+    const { approvedCount: counts, approvedAmount: amounts } = prepared;
     if (counts >= 0 || amounts >= 0) {
       const nCounts = plan.counts.length;
       for (let i = 0; i < plan.resolutions.length; i++) {
         const r = plan.resolutions[i]!;
         const idx = Math.floor(t / r.bucketMs);
         if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue;
-        const ring = (state.rings[i] ??= newRing(r.slots, nCounts));
+        const data = (state.counts ??= prepared.emptyCounts.slice());
         const s = slotOf(idx, r.slots);
-        const data = ring.data;
-        const at = bucketCounts(data, r.slots, s, idx, nCounts);
+        const at = bucketAt(data, prepared.countRing[i]!, r.slots, s, idx, nCounts);
         if (counts >= 0) data[at + counts]! += 1;
         if (amounts >= 0 && r.amounts && state.currencies.has(request.currency)) {
-          const nAmounts = plan.amounts.length;
-          const sums = amountSlots(ring, request.currency, r.slots, nAmounts, idx, s);
-          const from = r.slots + s * nAmounts + amounts;
+          const sums = amountRings(state, prepared, request.currency);
+          const from = bucketAt(sums, prepared.amountRing[i]!, r.slots, s, idx, plan.amounts.length) + amounts;
           sums[from] = saturatingAdd(sums[from]!, request.amountMinor);
         }
       }
@@ -463,7 +481,8 @@ export class MemoryVelocityStore implements VelocityStore {
     if (device === undefined) return undefined;
     const pair = state.pairs.get(device);
     if (!pair || pair.last <= (state.newest ?? -Infinity) - this.#plan.deviceRetentionMs) return null;
-    return { firstSeenAt: pair.first, lastSeenAt: pair.last, ...(pair.trusted !== undefined && { trustedAt: pair.trusted }) };
+    // Two literals, not a conditional spread (an extra object and a slow copy per read).
+    return pair.trusted !== undefined ? { firstSeenAt: pair.first, lastSeenAt: pair.last, trustedAt: pair.trusted } : { firstSeenAt: pair.first, lastSeenAt: pair.last };
   }
 
   #read(state: EntityState, plan: EntityPlan, request: RecordRequest, entity: EntityUpdate, t: number, flags: number): EntityVelocity {
@@ -472,21 +491,27 @@ export class MemoryVelocityStore implements VelocityStore {
     const windows: EntityVelocity['windows'] = {};
     const nCounts = plan.counts.length;
     const nAmounts = plan.amounts.length;
-    for (const { metric, window, amount, k, own } of this.#prepared.get(plan)!.reads) {
+    const prepared = this.#prepared.get(plan)!;
+    const counts = state.counts;
+    // Looked up at the first amount read (a currency never counted has no rings: its sums are 0).
+    let sums: Rings | undefined | null = null;
+    for (const { metric, window, amount, k, own } of prepared.reads) {
       const ri = resolutionFor(plan, own, window.ms, t, newest, amount);
       const r = plan.resolutions[ri]!;
-      const ring = state.rings[ri];
       // Buckets from the window's start on, among those still in the ring.
       const lo = Math.max(Math.floor((t - window.ms) / r.bucketMs), Math.floor(newest / r.bucketMs) - r.slots + 1);
       let sum = 0;
-      if (ring) {
-        if (amount) {
-          const slots = ring.amounts.get(request.currency);
-          if (slots) for (let s = 0; s < r.slots; s++) if (slots[s]! >= lo) sum = saturatingAdd(sum, slots[r.slots + s * nAmounts + k]!);
-        } else {
-          const data = ring.data;
-          for (let s = 0; s < r.slots; s++) if (data[s]! >= lo) sum += data[r.slots + s * nCounts + k]!;
+      if (amount) {
+        if (sums === null) sums = state.amounts.get(request.currency);
+        const ring = prepared.amountRing[ri]!;
+        if (sums && ring >= 0) {
+          const from = ring + r.slots;
+          for (let s = 0; s < r.slots; s++) if (sums[ring + s]! >= lo) sum = saturatingAdd(sum, sums[from + s * nAmounts + k]!);
         }
+      } else if (counts) {
+        const ring = prepared.countRing[ri]!;
+        const from = ring + r.slots;
+        for (let s = 0; s < r.slots; s++) if (counts[ring + s]! >= lo) sum += counts[from + s * nCounts + k]!;
       }
       const missed = Math.floor(t / r.bucketMs) <= Math.floor(newest / r.bucketMs) - r.slots || (amount && !state.currencies.has(request.currency));
       if (missed) sum = saturatingAdd(sum, ownContribution(metric, request, untrusted));
@@ -495,18 +520,13 @@ export class MemoryVelocityStore implements VelocityStore {
     const distinct: EntityVelocity['distinct'] = {};
     const newRelations: EntityVelocity['newRelations'] = {};
     const relations = plan.relations;
-    const ns = this.#distinct;
     for (let i = 0; i < relations.length; i++) {
       const { relation, windows: read } = relations[i]!;
       newRelations[relation] = (flags & (1 << (i + 1))) !== 0;
       if (read.length === 0) continue;
       const set = state.related[i];
-      ns.fill(0, 0, read.length);
-      if (set) {
-        for (const { last } of set.values()) for (let w = 0; w < read.length; w++) if (last > t - read[w]!.ms) ns[w]!++;
-      }
       const counts: Record<string, number> = {};
-      for (let w = 0; w < read.length; w++) counts[read[w]!.name] = ns[w]!;
+      for (let w = 0; w < read.length; w++) counts[read[w]!.name] = set ? set.countAfter(t - read[w]!.ms) : 0;
       distinct[relation] = counts;
     }
     const bound = state.boundAt !== undefined && (state.unboundAt === undefined || state.unboundAt < state.boundAt);
@@ -537,9 +557,9 @@ export class MemoryVelocityStore implements VelocityStore {
     const state: EntityState = {
       key,
       currencies: new Map(),
-      rings: [],
+      counts: undefined,
+      amounts: new Map(),
       related: [],
-      relatedLow: [],
       pairs: new Map(),
       expiresAt: 0,
     };
@@ -628,49 +648,62 @@ function ownContribution(metric: Metric, request: RecordRequest, untrusted: bool
   }
 }
 
-function newRing(slots: number, nCounts: number): Ring {
-  return { data: new Float64Array(slots + slots * nCounts).fill(-Infinity, 0, slots), amounts: new Map() };
+/** Where each resolution's ring starts in an entity's count rings and in a currency's amount rings, and both empty. */
+function ringLayout(plan: EntityPlan): Pick<PreparedPlan, 'countRing' | 'amountRing' | 'emptyCounts' | 'emptyAmounts'> {
+  const countRing: number[] = [];
+  const amountRing: number[] = [];
+  const countIndexes: [number, number][] = [];
+  const amountIndexes: [number, number][] = [];
+  let counts = 0;
+  let amounts = 0;
+  for (const r of plan.resolutions) {
+    countRing.push(counts);
+    countIndexes.push([counts, counts + r.slots]);
+    counts += r.slots + r.slots * plan.counts.length;
+    if (!r.amounts) {
+      amountRing.push(-1);
+      continue;
+    }
+    amountRing.push(amounts);
+    amountIndexes.push([amounts, amounts + r.slots]);
+    amounts += r.slots + r.slots * plan.amounts.length;
+  }
+  const empty = (size: number, indexes: [number, number][]) => {
+    const rings = new Float64Array(size);
+    for (const [from, to] of indexes) rings.fill(-Infinity, from, to);
+    return rings;
+  };
+  return { countRing, amountRing, emptyCounts: empty(counts, countIndexes), emptyAmounts: empty(amounts, amountIndexes) };
 }
 
-/** Where bucket idx's counts start in a ring's data (slot s), the slot cleared first when it held an older bucket. */
-function bucketCounts(data: Float64Array, slots: number, s: number, idx: number, nCounts: number): number {
-  const at = slots + s * nCounts;
-  if (data[s] !== idx) {
-    data[s] = idx;
-    data.fill(0, at, at + nCounts);
+/**
+ * Where bucket idx's metrics start in the ring at `ring` (slot s), the slot cleared first when it
+ * held an older bucket.
+ */
+function bucketAt(rings: Rings, ring: number, slots: number, s: number, idx: number, width: number): number {
+  const at = ring + slots + s * width;
+  if (rings[ring + s] !== idx) {
+    rings[ring + s] = idx;
+    rings.fill(0, at, at + width);
   }
   return at;
+}
+
+/** The currency's amount rings of an entity, made empty at its first write. */
+function amountRings(state: EntityState, prepared: PreparedPlan, currency: string): Rings {
+  let found = state.amounts.get(currency);
+  if (found === undefined) state.amounts.set(currency, (found = prepared.emptyAmounts.slice()));
+  return found;
 }
 
 function slotOf(idx: number, slots: number): number {
   return ((idx % slots) + slots) % slots;
 }
 
-/** The currency's amount slots of a ring (sums from `slots` on), with slot `s` holding bucket `idx` (zeroed when it held another). */
-function amountSlots(ring: Ring, currency: string, slots: number, nAmounts: number, idx: number, s: number): AmountSlots {
-  let found = ring.amounts.get(currency);
-  if (!found) ring.amounts.set(currency, (found = new Float64Array(slots + slots * nAmounts).fill(-Infinity, 0, slots)));
-  if (found[s] !== idx) {
-    found[s] = idx;
-    found.fill(0, slots + s * nAmounts, slots + s * nAmounts + nAmounts);
-  }
-  return found;
-}
-
 /** The flags a marker holds for this entity, if its first request counted it. */
 function markedFlags(marker: Marker, entity: EntityUpdate): number | undefined {
   for (let i = 0; i < marker.length; i += 3) if (marker[i] === entity.kind && marker[i + 1] === entity.key) return marker[i + 2] as number;
   return undefined;
-}
-
-/** Deletes the members last seen at or before `cutoff`; returns the lowest time left (Infinity when none). */
-function forgetUpTo(set: Map<string, Seen>, cutoff: number): number {
-  let low = Infinity;
-  set.forEach(({ last }, m) => {
-    if (last <= cutoff) set.delete(m);
-    else if (last < low) low = last;
-  });
-  return low;
 }
 
 /**
@@ -692,27 +725,6 @@ function resolutionFor(plan: EntityPlan, own: number, windowMs: number, t: numbe
 function memberOf(entity: EntityUpdate, relation: EntityKind): string | undefined {
   for (const m of entity.members) if (m.relation === relation) return m.member;
   return undefined;
-}
-
-/**
- * Drops the `excess` lowest members (by last seen, then key bytes: a Redis sorted set's order);
- * the usual case, one over the cap, is one pass without sorting.
- */
-function dropLowest(set: Map<string, Seen>, excess: number): void {
-  if (excess <= 0) return;
-  if (excess > 1) {
-    for (const [m] of lowestFirst(new Map([...set].map(([k, seen]) => [k, seen.last]))).slice(0, excess)) set.delete(m);
-    return;
-  }
-  let lowKey: string | undefined;
-  let lowValue = Infinity;
-  set.forEach(({ last: v }, k) => {
-    if (lowKey === undefined || v < lowValue || (v === lowValue && k < lowKey)) {
-      lowKey = k;
-      lowValue = v;
-    }
-  });
-  if (lowKey !== undefined) set.delete(lowKey);
 }
 
 /** Entries by value then key bytes: a Redis sorted set's order (the cap drops from the front). */

@@ -169,4 +169,19 @@ describe('features a decision builds', () => {
     expect(built).toEqual(Object.fromEntries(Object.entries(full).filter(([name]) => named.has(name))));
     expect(Object.keys(built).length).toBeGreaterThan(10);
   });
+
+  it("are built the same by the policy's compiled builder (same names, same order, absent ones left out)", async () => {
+    const policy = loadPolicyFile('policies/default.yaml');
+    const store = new MemoryVelocityStore({ windows: policy.windows, ...DEFAULT_LIMITS, claimStaleMs: 2_000 }, () => T0);
+    const events = [fullEvent(T0 - 3_600_000), fullEvent(T0), fullEvent(T0 + 1, { device: undefined, linkedAccount: undefined })];
+    for (const event of events) {
+      const snapshot = await store.record(recordRequest(event, hasher.event(event.provider, event.id), hasher));
+      for (const s of [snapshot, {}]) {
+        const compiled = policy.features(event, s);
+        const looped = buildFeatures(event, s, policy.readers);
+        expect(Object.entries(compiled)).toStrictEqual(Object.entries(looped));
+      }
+    }
+    await store.close();
+  });
 });
