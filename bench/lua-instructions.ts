@@ -5,7 +5,8 @@
  * instruction counts do not move). Not part of npm run bench (it needs valgrind: apt-get install -y valgrind).
  *   1. decide() on a private Redis (default policy or RISKHOOK_POLICY, no operations) for
  *      LUA_PRELOAD events over a simulated 24 h (10,000 entities per kind, as bench/run.ts), then
- *      20,000 more in time; every command sent is captured. The same for the reference engine
+ *      20,000 more in time; every command sent is captured (with LUA_OPERATIONS, operations too:
+ *      list reads, decision stats, reviews). The same for the reference engine
  *      (bench/reference, before issue 9) unless LUA_NO_REFERENCE.
  *   2. Per engine, and per edited copy of the shipped library in LUA_VARIANTS=a.lua,b.lua (LUA_DUMP=file
  *      writes the generated text to start from): a fresh redis-server replays the preload, saves,
@@ -25,7 +26,7 @@ import { createRuntime } from '../lib/runtime.js';
 import { IdentityHasher } from '../lib/identity.js';
 import { velocityLibrary } from '../lib/velocity/library.js';
 import { type RedisVelocityStore, createRedisClient } from '../lib/velocity/redis.js';
-import { REFERENCE_SCRIPTS, ReferenceVelocityStore, referenceDecide, referenceLimits } from './reference/store.js';
+import { ReferenceVelocityStore, referenceDecide, referenceLimits } from './reference/store.js';
 import { freePort, startRedisServer } from '../scripts/redis-server.js';
 
 const PRELOAD = Number(process.env.LUA_PRELOAD ?? 100_000);
@@ -115,14 +116,15 @@ async function capture(engine: 'shipped' | 'reference'): Promise<Captured> {
       const store = runtime.store as RedisVelocityStore;
       await store.client.ping(); // connected (and INFO read) before recording
       record(store.client, calls);
-      const deps = { ...runtime.deps, operations: undefined };
+      // Operations (list reads, decision stats, reviews) only with LUA_OPERATIONS: velocity alone by default.
+      const deps = process.env.LUA_OPERATIONS ? runtime.deps : { ...runtime.deps, operations: undefined };
       for (let n = 0; n < PRELOAD + EVENTS; n++) {
         starts.push(calls.length);
         await decide(event(at(n), n), { ...deps, now: () => at(n) }, at(n));
       }
       const library = velocityLibrary(store.plan).text;
       if (process.env.LUA_DUMP) writeFileSync(process.env.LUA_DUMP, library);
-      return { calls, starts, setup: (redis) => redis.function('LOAD', 'REPLACE', library) };
+      return { calls, starts, setup: async (redis) => Promise.all([redis.function('LOAD', 'REPLACE', library), loadScripts(redis, calls)]) };
     }
     const client = createRedisClient(server.url, 10_000);
     const store = new ReferenceVelocityStore(client, referenceLimits(config.policy.windows));
@@ -135,12 +137,17 @@ async function capture(engine: 'shipped' | 'reference'): Promise<Captured> {
       await referenceDecide(store, event(at(n), n), hasher, decisionJson);
     }
     await store.close();
-    // ioredis sent the scripts by EVALSHA (EVAL on NOSCRIPT): load them so a replayed EVALSHA finds them.
-    return { calls, starts, setup: (redis) => Promise.all(REFERENCE_SCRIPTS.map((lua) => redis.script('LOAD', lua))) };
+    return { calls, starts, setup: (redis) => loadScripts(redis, calls) };
   } finally {
     await runtime.store.close();
     server.stop();
   }
+}
+
+/** ioredis sends a script by EVALSHA, and by EVAL once on NOSCRIPT: each EVAL's script, loaded so a replayed EVALSHA finds it. */
+async function loadScripts(redis: Redis, calls: readonly Call[]): Promise<void> {
+  const scripts = new Set(calls.filter((c) => c[0]!.toLowerCase() === 'eval').map((c) => c[1]!));
+  await Promise.all([...scripts].map((lua) => redis.script('LOAD', Buffer.from(lua, 'latin1'))));
 }
 
 async function redisAt(dir: string, underCallgrind: boolean) {

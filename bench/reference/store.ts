@@ -13,9 +13,6 @@ import type { IdentityHasher } from '../../lib/identity.js';
 import claimDecisionLua from './claim-decision-1.lua';
 import recordEntitiesLua from './record-entities.lua';
 
-/** The reference's scripts (bench:lua loads them into a server that replays its EVALSHAs). */
-export const REFERENCE_SCRIPTS: readonly string[] = [claimDecisionLua, recordEntitiesLua];
-
 type Kind = 'account' | 'linkedAccount' | 'device' | 'ip' | 'instrument' | 'merchant';
 
 const KIND_CODE: Readonly<Record<Kind, string>> = { account: 'a', linkedAccount: 'l', device: 'd', ip: 'i', instrument: 'c', merchant: 'm' };
