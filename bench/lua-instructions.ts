@@ -8,8 +8,8 @@
  *      20,000 more in time; every command sent is captured (with LUA_OPERATIONS, operations too:
  *      list reads, decision stats, reviews). The same for the reference engine
  *      (bench/reference, before issue 9) unless LUA_NO_REFERENCE.
- *   2. Per engine, and per edited copy of the shipped library in LUA_VARIANTS=a.lua,b.lua (LUA_DUMP=file
- *      writes the generated text to start from): a fresh redis-server replays the preload, saves,
+ *   2. Per engine, and per library text in LUA_VARIANTS=a.lua,b.lua (an edited copy of the shipped one,
+ *      which LUA_DUMP=file writes, or another version's; each is registered under the shipped name): a fresh redis-server replays the preload, saves,
  *      restarts under callgrind and replays the next LUA_MEASURE (default 1,000) events' commands.
  * Prints thousands of instructions per event.
  */
@@ -81,6 +81,9 @@ interface Captured {
   readonly starts: number[];
   /** What the server needs before a replay: the shipped library, or the reference's scripts. */
   readonly setup: (redis: Redis) => Promise<unknown>;
+  /** The shipped library's name and function (variants are registered under them). */
+  readonly library?: string;
+  readonly function?: string;
 }
 
 /** Records every command `client` sends from now on. */
@@ -124,7 +127,13 @@ async function capture(engine: 'shipped' | 'reference'): Promise<Captured> {
       }
       const library = velocityLibrary(store.plan).text;
       if (process.env.LUA_DUMP) writeFileSync(process.env.LUA_DUMP, library);
-      return { calls, starts, setup: async (redis) => Promise.all([redis.function('LOAD', 'REPLACE', library), loadScripts(redis, calls)]) };
+      return {
+        calls,
+        starts,
+        setup: async (redis) => Promise.all([redis.function('LOAD', 'REPLACE', library), loadScripts(redis, calls)]),
+        library: store.velocityLibrary,
+        function: store.velocityFunction,
+      };
     }
     const client = createRedisClient(server.url, 10_000);
     const store = new ReferenceVelocityStore(client, referenceLimits(config.policy.windows));
@@ -177,14 +186,17 @@ async function instructionsPerEvent(captured: Captured, setup = captured.setup):
   const dir = mkdtempSync(join(tmpdir(), 'riskhook-lua-'));
   const from = captured.starts[PRELOAD]!;
   const to = captured.starts[PRELOAD + MEASURE] ?? captured.calls.length;
+  const servers: Awaited<ReturnType<typeof redisAt>>[] = [];
   try {
     const plain = await redisAt(dir, false);
+    servers.push(plain);
     await setup(plain.redis);
     await replay(plain.redis, captured.calls.slice(0, from));
     await plain.redis.save();
     plain.redis.disconnect();
     plain.child.kill('SIGKILL');
     const grind = await redisAt(dir, true);
+    servers.push(grind);
     await setup(grind.redis); // the scripts again (an RDB keeps functions, not scripts)
     spawnSync('callgrind_control', ['-z', String(grind.child.pid)]);
     await replay(grind.redis, captured.calls.slice(from, to));
@@ -199,6 +211,10 @@ async function instructionsPerEvent(captured: Captured, setup = captured.setup):
     }
     return total / MEASURE;
   } finally {
+    for (const { redis, child } of servers) {
+      redis.disconnect();
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -217,7 +233,10 @@ console.log(`instructions per event, ${MEASURE} events after a preload of ${PREL
 if (ref) console.log(`  reference (before issue 9)   ${k(ref)}`);
 console.log(`  shipped                      ${k(base)}${ref ? `   ${(base / ref).toFixed(2)}x the reference` : ''}`);
 for (const file of (process.env.LUA_VARIANTS ?? '').split(',').filter(Boolean)) {
-  const text = readFileSync(file, 'utf8');
-  const n = await instructionsPerEvent(shipped, (redis) => redis.function('LOAD', 'REPLACE', text));
+  // Any library text (an edited dump, or another version's): registered under the captured function's name.
+  const text = readFileSync(file, 'utf8')
+    .replace(/#!lua name=\S+/, `#!lua name=${shipped.library}`)
+    .replace(/register_function\('[^']+'/, `register_function('${shipped.function}'`);
+  const n = await instructionsPerEvent(shipped, (redis) => Promise.all([redis.function('LOAD', 'REPLACE', text), loadScripts(redis, shipped.calls)]));
   console.log(`  ${file.padEnd(28)} ${k(n)}   ${(n / base).toFixed(3)}x shipped`);
 }
