@@ -33,7 +33,6 @@ import { decide, recordRequest } from '../lib/decide.js';
 import type { PaymentEvent } from '../lib/events.js';
 import { createWebhookHandler } from '../lib/http.js';
 import { evaluate } from '../lib/policy/evaluate.js';
-import { buildFeatures } from '../lib/policy/features.js';
 import { apiGatewayEvent, signGenericEvent } from '../lib/providers/generic-sender.js';
 import { createRuntime } from '../lib/runtime.js';
 import { RedisVelocityStore, createRedisClient, lambdaRedisOptions } from '../lib/velocity/redis.js';
@@ -385,7 +384,7 @@ async function main() {
       const t = process.hrtime.bigint();
       const verified = adapter.verify(request);
       if (verified.kind !== 'score') throw new Error('bench event not scored');
-      const evaluation = evaluate(config.policy, buildFeatures(verified.event, snapshot, config.policy.readers));
+      const evaluation = evaluate(config.policy, config.policy.features(verified.event, snapshot));
       adapter.respond({ eventId: verified.event.id, ...evaluation, policyVersion: config.policy.version, degraded: false });
       own.push(Number(process.hrtime.bigint() - t) / 1000);
     }
