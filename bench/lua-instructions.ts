@@ -11,11 +11,12 @@
  *   2. Per engine, and per library text in LUA_VARIANTS=a.lua,b.lua (an edited copy of the shipped one,
  *      which LUA_DUMP=file writes, or another version's; each is registered under the shipped name): a fresh redis-server replays the preload, saves,
  *      restarts under callgrind and replays the next LUA_MEASURE (default 1,000) events' commands.
+ *      LUA_KEEP=dir keeps callgrind's output files there (callgrind_annotate --inclusive=yes <file>).
  * Prints thousands of instructions per event.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -182,7 +183,7 @@ async function replay(redis: Redis, calls: readonly Call[]): Promise<void> {
 }
 
 /** Instructions callgrind counted for the MEASURE events after the preload, per event. */
-async function instructionsPerEvent(captured: Captured, setup = captured.setup): Promise<number> {
+async function instructionsPerEvent(captured: Captured, setup = captured.setup, label = 'shipped'): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'riskhook-lua-'));
   const from = captured.starts[PRELOAD]!;
   const to = captured.starts[PRELOAD + MEASURE] ?? captured.calls.length;
@@ -205,6 +206,8 @@ async function instructionsPerEvent(captured: Captured, setup = captured.setup):
     grind.child.kill('SIGTERM');
     await new Promise((r) => grind.child.on('exit', r));
     let total = 0;
+    // LUA_KEEP=dir keeps callgrind's files for callgrind_annotate --inclusive=yes.
+    if (process.env.LUA_KEEP) for (const file of readdirSync(dir).filter((f) => f.startsWith('cg.out'))) copyFileSync(join(dir, file), join(process.env.LUA_KEEP, `${label}-${file}`));
     for (const file of readdirSync(dir).filter((f) => f.startsWith('cg.out'))) {
       const m = /^totals: (\d+)$/m.exec(readFileSync(join(dir, file), 'utf8'));
       if (m) total = Math.max(total, Number(m[1]));
@@ -228,7 +231,7 @@ const shipped = await capture('shipped');
 const reference = process.env.LUA_NO_REFERENCE ? undefined : await capture('reference');
 const k = (n: number) => `${(n / 1000).toFixed(1).padStart(7)} k`;
 const base = await instructionsPerEvent(shipped);
-const ref = reference && (await instructionsPerEvent(reference));
+const ref = reference && (await instructionsPerEvent(reference, reference.setup, 'reference'));
 console.log(`instructions per event, ${MEASURE} events after a preload of ${PRELOAD} (callgrind, redis-server):`);
 if (ref) console.log(`  reference (before issue 9)   ${k(ref)}`);
 console.log(`  shipped                      ${k(base)}${ref ? `   ${(base / ref).toFixed(2)}x the reference` : ''}`);
@@ -237,6 +240,6 @@ for (const file of (process.env.LUA_VARIANTS ?? '').split(',').filter(Boolean)) 
   const text = readFileSync(file, 'utf8')
     .replace(/#!lua name=\S+/, `#!lua name=${shipped.library}`)
     .replace(/register_function\('[^']+'/, `register_function('${shipped.function}'`);
-  const n = await instructionsPerEvent(shipped, (redis) => Promise.all([redis.function('LOAD', 'REPLACE', text), loadScripts(redis, shipped.calls)]));
+  const n = await instructionsPerEvent(shipped, (redis) => Promise.all([redis.function('LOAD', 'REPLACE', text), loadScripts(redis, shipped.calls)]), file.replace(/^.*\//, ''));
   console.log(`  ${file.padEnd(28)} ${k(n)}   ${(n / base).toFixed(3)}x shipped`);
 }

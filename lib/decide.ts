@@ -67,11 +67,16 @@ export async function decide(
     // Claim and record in one round trip where the store can (one script call on a single node),
     // list membership alongside; else claim, then record (nothing is sent past the deadline).
     // Without operations only the claim is awaited (no Promise.all and no array per payment).
+    // Lists on the store's own node are read by the claim's own call (only the kinds the policy reads).
     let lists: ListMembership | undefined;
     let claimed: ClaimRecord;
+    const carried = store.claimRecord && operations?.carriedBy?.(store);
     if (!store.claimRecord) claimed = { claim: await beforeDeadline(() => store.claim(eventKey, now()), deadline, now, store) };
     else if (!operations) claimed = await beforeDeadline(() => store.claimRecord!(request, now()), deadline, now, store);
-    else [claimed, lists] = await beforeDeadline(() => Promise.all([store.claimRecord!(request, now()), readLists(operations, request, event.id)]), deadline, now, store);
+    else if (carried) {
+      claimed = await beforeDeadline(() => store.claimRecord!(request, now(), deps.policy.listKinds), deadline, now, store);
+      if (claimed.lists) lists = carried.membership(claimed.lists);
+    } else [claimed, lists] = await beforeDeadline(() => Promise.all([store.claimRecord!(request, now()), readLists(operations, request, deps.policy.listKinds, event.id)]), deadline, now, store);
     const claim = claimed.claim;
     let snapshot = claimed.snapshot;
     if (claim.state === 'decided') {
@@ -87,7 +92,7 @@ export async function decide(
     }
     if (!snapshot) {
       [snapshot, lists] = operations
-        ? await beforeDeadline(() => Promise.all([store.record(request), readLists(operations, request, event.id)]), deadline, now, store)
+        ? await beforeDeadline(() => Promise.all([store.record(request), readLists(operations, request, deps.policy.listKinds, event.id)]), deadline, now, store)
         : [await beforeDeadline(() => store.record(request), deadline, now, store), undefined];
     }
     trace.features = deps.policy.features(event, snapshot, lists);
@@ -111,7 +116,7 @@ export async function decide(
     };
     if (event.reference) decision.reference = event.reference;
     // The hour's decision stats are counted alongside the commit (same round trip), never delaying it.
-    const counted = countDecision(deps.operations, decision, evaluation.shadow, deadline, now);
+    const counted = countDecision(operations, decision, evaluation.shadow, deadline, now);
     try {
       // Commit: the decision, and what depends on it (approved spend, device trust), once.
       const strongAuth = STRONG_AUTH.has(event.authMethod);
@@ -269,10 +274,7 @@ export function fallback(
   };
 }
 
-/**
- * List membership, or undefined (no list feature fires) when it cannot be read: velocity's own call
- * decides whether the decision degrades, so a store failure is reported exactly as without lists.
- */
+/** The hour's decision stats, counted beside the commit; a failure is logged. */
 function countDecision(operations: DecisionOperations | undefined, decision: Decision, shadow: readonly string[], deadline: number, now: () => number): Promise<void> {
   if (!operations) return Promise.resolve();
   return beforeDeadline(() => operations.countDecision(decision, shadow), deadline, now).catch((error: Error) => {
@@ -280,9 +282,14 @@ function countDecision(operations: DecisionOperations | undefined, decision: Dec
   });
 }
 
-function readLists(operations: DecisionOperations | undefined, request: RecordRequest, eventId: string): Promise<ListMembership | undefined> {
+/**
+ * List membership, or undefined (no list feature fires) when it cannot be read: velocity's own call
+ * decides whether the decision degrades, so a store failure is reported exactly as without lists.
+ */
+function readLists(operations: DecisionOperations | undefined, request: RecordRequest, kinds: readonly EntityKind[], eventId: string): Promise<ListMembership | undefined> {
   if (!operations) return Promise.resolve(undefined);
-  return operations.readLists(request.entities).catch((error: Error) => {
+  // Only the kinds the policy's rules read: the others would be read for nothing.
+  return operations.readLists(request.entities.filter((e) => kinds.includes(e.kind))).catch((error: Error) => {
     logger.warn('list membership not read', { eventId, reason: error.message });
     return undefined;
   });

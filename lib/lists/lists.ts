@@ -13,7 +13,7 @@ import type { OpsContext } from '../operations/context.js';
 import { type Page, encodeCursor, decodeCursor } from '../operations/paging.js';
 import { transact } from '../operations/transact.js';
 import { keys as velocityKeys } from '../velocity/redis.js';
-import { KIND_CODE } from '../velocity/store.js';
+import { KIND_CODE, type ListExpiries } from '../velocity/store.js';
 
 export const LISTS = ['block', 'allow'] as const;
 export type ListName = (typeof LISTS)[number];
@@ -195,6 +195,16 @@ export class Lists {
       const h = hashes[i] ?? {};
       out[e.kind] = { blocked: Number(h.block ?? 0) > now, allowed: Number(h.allow ?? 0) > now };
     });
+    return out;
+  }
+
+  /** Membership from entries' expiries read by the velocity store in its own call (the same hashes as membership()). */
+  membershipOf(expiries: ListExpiries, now = this.ctx.now()): ListMembership {
+    const out: ListMembership = {};
+    for (const kind of ENTITY_KINDS) {
+      const e = expiries[kind];
+      if (e) out[kind] = { blocked: e.block > now, allowed: e.allow > now };
+    }
     return out;
   }
 

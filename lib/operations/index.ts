@@ -8,7 +8,7 @@ import { type ListMembership, Lists } from '../lists/lists.js';
 import { logger, metrics } from '../observability.js';
 import { Reviews } from '../review/reviews.js';
 import { RedisVelocityStore } from '../velocity/redis.js';
-import type { VelocityStore } from '../velocity/store.js';
+import type { ListExpiries, VelocityStore } from '../velocity/store.js';
 import type { OpsBackend } from './backend.js';
 import type { OperationsConfig } from './config.js';
 import type { OpsContext } from './context.js';
@@ -27,17 +27,38 @@ export interface DecisionOperations {
   openReview(decision: Decision, entities: readonly EntityRef[]): Promise<void>;
   /** Counts a first decision in its hour's stats (with the commit). Throws on store failure; decide logs it. */
   countDecision(decision: Decision, shadow: readonly string[]): Promise<void>;
+  /**
+   * When the lists live where `store`'s calls run (one Redis node, the same client): the claim's
+   * own call reads the entries, and this turns what it read into membership.
+   */
+  carriedBy?(store: VelocityStore): CarriedOperations | undefined;
+}
+
+/** Operations that ride in the velocity store's calls (one command instead of one per entity). */
+export interface CarriedOperations {
+  /** Membership from the expiries the claim read. */
+  membership(expiries: ListExpiries): ListMembership;
 }
 
 export class Operations implements DecisionOperations {
   readonly reviews: Reviews;
   readonly lists: Lists;
   readonly stats: DecisionStats;
+  readonly #carried: CarriedOperations | undefined;
 
   constructor(readonly ctx: OpsContext) {
     this.reviews = new Reviews(ctx);
     this.lists = new Lists(ctx);
     this.stats = new DecisionStats(ctx);
+    const { backend, velocity } = ctx;
+    // Only on the velocity store's own connection: the same node for certain (a cluster store carries nothing).
+    if (velocity?.carriesLists && velocity instanceof RedisVelocityStore && backend instanceof RedisOpsBackend && backend.client === velocity.client) {
+      this.#carried = { membership: (expiries) => this.lists.membershipOf(expiries) };
+    }
+  }
+
+  carriedBy(store: VelocityStore): CarriedOperations | undefined {
+    return store === this.ctx.velocity ? this.#carried : undefined;
   }
 
   countDecision(decision: Decision, shadow: readonly string[]): Promise<void> {

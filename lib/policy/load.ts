@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
-import type { FeatureValue } from '../events.js';
+import { ENTITY_KINDS, type EntityKind, type FeatureValue } from '../events.js';
 import { type StoreNeed, type StorePlan, buildPlan } from '../velocity/plan.js';
 import { MAX_WINDOW_MS, type WindowSpec, parseDuration, windowSpecs } from '../velocity/windows.js';
 import { type FeatureBuilder, type FeatureInfo, type FeatureReader, type Features, compileFeatures, featureCatalogue } from './features.js';
@@ -39,6 +39,8 @@ export interface Policy {
   readonly keep: readonly string[];
   /** What the velocity store keeps and reads for this policy: its read plan. */
   readonly plan: StorePlan;
+  /** The entity kinds whose block or allow list membership the rules read (the only lists decide reads). */
+  readonly listKinds: readonly EntityKind[];
 }
 
 export function loadPolicyFile(path: string): Policy {
@@ -97,7 +99,8 @@ export function compilePolicy(raw: unknown, source = 'policy'): Policy {
   const readers = [...read].map((name) => [name, catalogue.get(name)!.read] as const);
   const needs = (names: Iterable<string>) => [...names].flatMap((name) => catalogue.get(name)?.needs ?? []) as StoreNeed[];
   const plan = buildPlan(windows, needs(read), needs(file.keep), deviceRetentionMs);
-  return { version: file.version, holdAt: file.holdAt, windows, rules, readers, features: compileFeatures(readers), keep: file.keep, plan };
+  const listKinds = ENTITY_KINDS.filter((kind) => read.has(`${kind}.blocked`) || read.has(`${kind}.allowed`));
+  return { version: file.version, holdAt: file.holdAt, windows, rules, readers, features: compileFeatures(readers), keep: file.keep, plan, listKinds };
 }
 
 /** "rules[2].when" -> 'rule "pf-burst" (rules[2]) when' so an error names the rule by its id. */

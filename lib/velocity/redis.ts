@@ -9,7 +9,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { StoreTimeoutError, StoreUnavailableError } from '../errors.js';
-import type { Decision } from '../events.js';
+import type { Decision, EntityKind } from '../events.js';
 import { velocityLibrary } from './library.js';
 import { CURRENCY_CAP, type EntityPlan, type StorePlan, planOf } from './plan.js';
 import { SCRIPTS } from './scripts/index.js';
@@ -20,6 +20,7 @@ import {
   type CommitRequest,
   type EntityUpdate,
   type EntityVelocity,
+  type ListExpiries,
   type RecordRequest,
   type StoreLimits,
   type VelocitySnapshot,
@@ -42,6 +43,8 @@ type Reply = (string | number)[] | number;
 export const keys = {
   tag: (entity: Pick<EntityUpdate, 'kind' | 'key'>) => `${KIND_CODE[entity.kind]}:${entity.key}`,
   buckets: (tag: string) => `rh:{${tag}}:v`,
+  /** Block and allow list entries' expiry (lib/lists), read with the record on a single node. */
+  lists: (tag: string) => `rh:{${tag}}:l`,
   /** One sorted set per relation: related entity hash -> last seen. */
   related: (tag: string, relation: string) => `rh:{${tag}}:d${relation}`,
   pairs: (tag: string) => `rh:{${tag}}:p`,
@@ -70,7 +73,8 @@ export class RedisVelocityStore implements VelocityStore {
       if (!(name in client)) client.defineCommand(name, { lua: script.lua, numberOfKeys: script.keys });
     }
     this.#cluster = (client as Cluster).isCluster === true;
-    if (!this.#cluster) this.claimRecord = (request, now) => this.#claimRecord(request, now);
+    if (!this.#cluster) this.claimRecord = (request, now, listKinds) => this.#claimRecord(request, now, listKinds);
+    this.carriesLists = !this.#cluster;
     this.#client = client as ScriptClient;
     this.#limits = limits;
     this.#plan = planOf(limits);
@@ -104,16 +108,30 @@ export class RedisVelocityStore implements VelocityStore {
    * On a single node, claim and record are one function call (the marker is the decision record).
    * Unset on a cluster: decide claims, then records, checking its deadline in between.
    */
-  readonly claimRecord?: (request: RecordRequest, now: number) => Promise<ClaimRecord>;
+  readonly claimRecord?: (request: RecordRequest, now: number, listKinds?: readonly EntityKind[]) => Promise<ClaimRecord>;
 
-  async #claimRecord(request: RecordRequest, now: number): Promise<ClaimRecord> {
+  /** On a single node the list entries (same Redis) are read in the claim's call. */
+  readonly carriesLists: boolean;
+
+  async #claimRecord(request: RecordRequest, now: number, listKinds: readonly EntityKind[] | undefined): Promise<ClaimRecord> {
     const entities = request.entities.filter((e) => this.#plan.entities[e.kind]);
-    const reply = (await this.#call(() => this.#script('claim', request, entities, now))) as (string | number)[];
+    const listed = listKinds ? request.entities.filter((e) => listKinds.includes(e.kind)) : [];
+    const listKeys = listed.map((e) => keys.lists(keys.tag(e)));
+    const reply = (await this.#call(() => this.#script('claim', request, entities, now, listKeys))) as (string | number)[];
     const state = reply[0];
     if (state === 'decided') return { claim: { state, decision: JSON.parse(String(reply[1])) as Decision } };
     if (state === 'pending') return { claim: { state } };
     if (state !== 'claimed' && state !== 'takeover') throw new StoreUnavailableError(`unexpected claim reply: ${state}`);
-    return { claim: { state }, snapshot: this.#snapshot([entities], [reply.slice(1)], request) };
+    const snapshot: VelocitySnapshot = {};
+    let offset = 1;
+    for (const entity of entities) [snapshot[entity.kind], offset] = parseEntityReply(reply, offset, entity, this.#plan.entities[entity.kind]!, this.#t(request));
+    if (!listKinds) return { claim: { state }, snapshot };
+    const expiries: ListExpiries = {};
+    const any = listed.length > 0 && Number(reply[offset++]) > 0;
+    for (const entity of listed) {
+      expiries[entity.kind] = any ? { block: Number(reply[offset++] || 0), allow: Number(reply[offset++] || 0) } : NO_LIST_ENTRY;
+    }
+    return { claim: { state }, snapshot, lists: expiries };
   }
 
   async readDecision(eventKey: string): Promise<Decision | undefined> {
@@ -179,7 +197,8 @@ export class RedisVelocityStore implements VelocityStore {
     return velocityClock(request.at, request.receivedAt ?? request.at, this.#limits.maxEventLagMs ?? DEFAULT_LIMITS.maxEventLagMs);
   }
 
-  #script(mode: 'claim' | 'record' | 'commit', request: RecordRequest | CommitRequest, entities: readonly EntityUpdate[], now = 0): Promise<Reply> {
+  /** The velocity function's call; `listKeys` (claim on a single node) are read with the record. */
+  #script(mode: 'claim' | 'record' | 'commit', request: RecordRequest | CommitRequest, entities: readonly EntityUpdate[], now = 0, listKeys: readonly string[] = []): Promise<Reply> {
     const single = !this.#cluster;
     const marker = single ? keys.decision(request.eventKey) : keys.marker(keys.tag(entities[0]!), request.eventKey);
     const commit = mode === 'commit' ? (request as CommitRequest) : undefined;
@@ -198,6 +217,7 @@ export class RedisVelocityStore implements VelocityStore {
       mode === 'claim' ? this.#limits.claimStaleMs : commit?.decision.decision === 'approve' ? '1' : '0',
       commit?.strongAuth ? '1' : '0',
       single ? 'd' : 'm',
+      listKeys.length,
     ];
     for (const entity of entities) {
       const plan = this.#plan.entities[entity.kind]!;
@@ -205,7 +225,7 @@ export class RedisVelocityStore implements VelocityStore {
       for (const { relation } of plan.relations) args.push(entity.members.find((m) => m.relation === relation)?.member ?? '-');
       args.push((plan.pairs && entity.members.find((m) => m.relation === 'device')?.member) || '-');
     }
-    return this.#fcall([marker, ...entities.map((e) => keys.buckets(keys.tag(e)))], args);
+    return this.#fcall([marker, ...entities.map((e) => keys.buckets(keys.tag(e))), ...listKeys], args);
   }
 
   /** FCALL of the velocity function, loading the library first when the server lacks it (new, flushed or restarted empty). */
@@ -246,6 +266,8 @@ export class RedisVelocityStore implements VelocityStore {
 }
 
 export { encodePlan, layoutOf } from './library.js';
+
+const NO_LIST_ENTRY = Object.freeze({ block: 0, allow: 0 });
 
 /** Reads one entity's part of velocity.lua's flat reply, from `offset`; returns it and where the next starts. */
 export function parseEntityReply(

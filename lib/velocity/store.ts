@@ -39,6 +39,9 @@ export interface CommitRequest extends RecordRequest {
   readonly strongAuth: boolean;
 }
 
+/** Each entity's block and allow list entries' expiry, epoch ms (0: none), as the lists keep them. */
+export type ListExpiries = Partial<Record<EntityKind, { readonly block: number; readonly allow: number }>>;
+
 /** Record when entities were bound or unbound (a binding notification); counts nothing. */
 export interface BindingRequest {
   readonly at: number;
@@ -92,6 +95,8 @@ export type Claim =
 export interface ClaimRecord {
   readonly claim: Claim;
   readonly snapshot?: VelocitySnapshot;
+  /** With the snapshot, when asked for: the list entries of the event's entities of the kinds asked for, read in the same call. */
+  readonly lists?: ListExpiries;
 }
 
 export interface StoreLimits {
@@ -119,7 +124,12 @@ export interface VelocityStore {
    * claim then record do, in one round trip (on a single Redis node, one script call). Optional:
    * decide falls back to claim, then record.
    */
-  claimRecord?(request: RecordRequest, now: number): Promise<ClaimRecord>;
+  claimRecord?(request: RecordRequest, now: number, listKinds?: readonly EntityKind[]): Promise<ClaimRecord>;
+  /**
+   * Set when list membership lives where this store's calls run (a single Redis node): claimRecord
+   * then reads the entries of `listKinds` in its own call (one command, not one per entity).
+   */
+  readonly carriesLists?: boolean;
   /** Read the decision stored for an event id, if any (used while a duplicate waits). */
   readDecision(eventKey: string): Promise<Decision | undefined>;
   saveDecision(eventKey: string, decision: Decision): Promise<void>;

@@ -40,13 +40,16 @@
   ARGV[11] commit: the decision JSON ("" on a cluster entity call); claim: now, epoch ms
   ARGV[12] commit: "1" approved; claim: a pending claim this old (ms) is taken over
   ARGV[13] commit: "1" strongly authenticated                        ARGV[14] "d" KEYS[1] is the decision record, "m" a marker
+  ARGV[15] X, how many of the last KEYS are list membership hashes rh:{<kind>:<hash>}:l (fields block,
+           allow: expiry ms), not entities' (claim on a single node, else 0): read with the record
   then per entity, in KEYS order: its kind code (which generated recorder), its members: L x (member
     hash or "-", one per relation its plan keeps), device hash or "-".
 
   Output, claim: { "decided", <decision JSON> } | { "pending" } | { "claimed" | "takeover", then as record }.
   Output, record: per entity: first seen, flags, bound at (0: not bound), newest, the N reads (as strings), the
     distinct counts (per relation, per window), then when pairs and a device: pair first, last, trusted
-    (0 0 0: none). flags: "1"/"0" entity new, then one per relation: its member is new here.
+    (0 0 0: none). flags: "1"/"0" entity new, then one per relation: its member is new here. With
+    list keys: then how many of them exist, and when any does, block and allow expiry per key ("" when none).
   Output, commit: 1, or 0 when the event was committed already.
 ]]
 
@@ -281,6 +284,21 @@ local function build()
     if redis.call('HSET', pkey, device, pack('<i7i7i7', first, last, trusted)) == 1 then redis.call('PEXPIRE', pkey, ttl) end
   end
 
+  -- List membership on the same node, in the event's own call (one command, not one per entity).
+  -- Appends to `out` how many of KEYS[from..] exist, then for each key its block and allow expiry when any does.
+  local function readLists(from)
+    local lists = {}
+    for k = from, #KEYS do lists[#lists + 1] = KEYS[k] end
+    local n = redis.call('EXISTS', unpack(lists))
+    out[#out + 1] = n
+    if n == 0 then return end
+    for k = 1, #lists do
+      local v = redis.call('HMGET', lists[k], 'block', 'allow')
+      out[#out + 1] = v[1] or ''
+      out[#out + 1] = v[2] or ''
+    end
+  end
+
   -- The recorders, one per entity kind, generated from the store's plan (lib/velocity/library.ts):
   -- RECORD[kind code](key, ARGV index of its members, flags of its first count or nil) appends the
   -- entity's reply to `out` and returns its flags; MEMBERS[kind code] is how many ARGV it takes.
@@ -307,7 +325,7 @@ local function build()
       elseif marker and sub(marker, -1) == 'C' then
         return 0
       end
-      local a = 15
+      local a = 16
       for e = 2, #KEYS do
         local code = ARGV[a]
         if not COMMIT[code] then return error('riskhook: no plan for entity kind ' .. tostring(code)) end
@@ -357,8 +375,8 @@ local function build()
       end
     end
     local flags = {}
-    local a = 15
-    for e = 2, #KEYS do
+    local a, last = 16, #KEYS - tonumber(ARGV[15])
+    for e = 2, last do
       local code = ARGV[a]
       local rec = RECORD[code]
       if not rec then return error('riskhook: no plan for entity kind ' .. tostring(code)) end
@@ -379,6 +397,7 @@ local function build()
         redis.call('SET', KEYS[1], prefix .. '|' .. table.concat(flags, ';'), 'PX', markerTtl)
       end
     end
+    if last < #KEYS then readLists(last + 1) end
     return out
   end
   return run
