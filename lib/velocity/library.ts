@@ -177,12 +177,18 @@ function recorder(p: EntityPlan): string {
   }
   const totalsAt = fields.length + 1;
   if (T) fields.push(`'t'`, 'totalsField');
+  // The related sets' floors (relate): with one above the cutoff a member's novelty needs no ZSCORE.
+  const floorsAt = fields.length + 1;
+  const floors = p.relations.map((_, j) => `z${j + 1}`);
+  const floorFmt = `'<${floors.map(() => 'i7').join('')}'`;
+  if (L > 0) fields.push(`'z'`);
   w(`    local got = redis.call('HMGET', key, ${fields.join(', ')})`);
   w(`    local vs, vb, vu, vc = got[1], got[2], got[3], got[4]`);
   const first = A > 0 ? 6 : 5;
   if (A > 0) w(`    local vC = got[5]`);
   if (ownVars.length > 0) w(`    local ${ownVars.join(', ')} = ${ownVars.map((_, j) => `got[${j + first}]`).join(', ')}`);
   if (T) w(`    local tv, tA = got[${totalsAt}], got[${totalsAt + 1}]`);
+  if (L > 0) w(`    local vz = got[${floorsAt}]`);
   const maskZeros = R.flatMap((r) => (r.bytes <= 4 ? ['0'] : ['0', '0']));
   w(`    local isNew, newest, first, renewed, ncur = true, t, t, received, 0`);
   if (R.length > 0) w(`    local ${R.map((r) => `l${r.i}, h${r.i}`).join(', ')} = ${R.map(() => '0, 0').join(', ')}`);
@@ -199,6 +205,7 @@ function recorder(p: EntityPlan): string {
   if (A > 0) w(`        vC = false`);
   if (ownVars.length > 0) w(`        ${ownVars.join(', ')} = ${ownVars.map(() => 'false').join(', ')}`);
   if (T) w(`        tv, tA = false, false`);
+  if (L > 0) w(`        vz = false`);
   w(`      end`);
   w(`    end`);
   w(`    local kept = vc and true or false`);
@@ -381,10 +388,20 @@ function recorder(p: EntityPlan): string {
   w(`      if renew then renewed = received end`);
   w(`      hs[#hs + 1] = 's'`);
   w(`      hs[#hs + 1] = pack(${stateFmt}, newest, first, renewed, ${layoutOf(p)}, ncur${R.length ? `, ${packedMasks}` : ''})`);
+  if (L > 0) {
+    w(`      local ${floors.join(', ')} = ${floors.map(() => 'UNKNOWN').join(', ')}`);
+    w(`      if vz and #vz == ${7 * L} then ${floors.join(', ')} = unpackStruct(${floorFmt}, vz) end`);
+  }
   const relFlags = p.relations.map((rel, j) => {
-    w(`      local n${j + 1} = relate(base .. 'd${KIND_CODE[rel.relation]}', M${j + 1}, newest - ${rel.retentionMs}, ${p.ttlMs}, renew)`);
+    w(`      local n${j + 1}, g${j + 1} = relate(base .. 'd${KIND_CODE[rel.relation]}', M${j + 1}, newest - ${rel.retentionMs}, ${p.ttlMs}, renew, z${j + 1})`);
     return `n${j + 1}`;
   });
+  if (L > 0) {
+    w(`      if ${floors.map((z, j) => `g${j + 1} ~= ${z}`).join(' or ')} then`);
+    w(`        hs[#hs + 1] = 'z'`);
+    w(`        hs[#hs + 1] = pack(${floorFmt}, ${floors.map((_, j) => `g${j + 1}`).join(', ')})`);
+    w(`      end`);
+  }
   w(`      flags = ${['(isNew and \'1\' or \'0\')', ...relFlags].join(' .. ')}`);
   w(`    else`);
   // A retry: the buckets this event landed in, as they are now.

@@ -30,6 +30,8 @@
                  "b" / "u"                 last bound / unbound (record-binding-1.lua)
                  "t" / "T<CUR>"            running totals of whole-ring reads, counts / amounts in CUR
                                            (library.ts totalsOf: a cache of the buckets, rescanned at each TTL renewal)
+                 "z"                       per related set kept, its floor (i7): no member's last seen is below
+                                           it (relate; -2^55: not known), so a member is novel by ZADD's reply
 
   ARGV[1]  "record", "commit" or "claim" (single node: claim-decision-1.lua's claim, then record)
   ARGV[2]  t, the counted time (velocity clock), epoch ms      ARGV[3]  received, epoch ms
@@ -236,19 +238,37 @@ local function build()
   end
 
   -- The related set's member: last seen moves forward only; a member new here (or past the retention)
-  -- trims the set by time and then to the cap, least recently seen first. Returns "1" when novel.
-  local function relate(zkey, member, cutoff, ttl, renew)
-    if member == '-' then return '0' end
-    local score = tonumber(redis.call('ZSCORE', zkey, member))
-    local novel = not score or score <= cutoff
-    redis.call('ZADD', zkey, 'GT', tText, member)
+  -- trims the set by time and then to the cap, least recently seen first. Returns "1" when novel, and
+  -- the set's floor `least`: no member's last seen is below it (UNKNOWN: not known). Above the cutoff, no
+  -- member is past the retention, so ZADD's reply alone tells a novel member (no ZSCORE, and the trim
+  -- by time would remove nothing); else the member's score decides, and the floor is read again
+  -- after a trim or at the TTL renewal (an exact min, so answers never depend on it).
+  local UNKNOWN = -36028797018963968
+  local function relate(zkey, member, cutoff, ttl, renew, least)
+    if member == '-' then return '0', least end
+    local novel
+    if least > cutoff then
+      novel = redis.call('ZADD', zkey, 'GT', tText, member) == 1
+      -- A late member older than the retention goes again at once (the trim by time takes only it).
+      if novel and t <= cutoff then redis.call('ZREMRANGEBYSCORE', zkey, '-inf', int(cutoff))
+      elseif novel and t < least then least = t end
+    else
+      local score = tonumber(redis.call('ZSCORE', zkey, member))
+      novel = not score or score <= cutoff
+      redis.call('ZADD', zkey, 'GT', tText, member)
+      if novel then redis.call('ZREMRANGEBYSCORE', zkey, '-inf', int(cutoff)) end
+    end
     if novel then
-      redis.call('ZREMRANGEBYSCORE', zkey, '-inf', int(cutoff))
       local card = redis.call('ZCARD', zkey)
       if card > cap then redis.call('ZREMRANGEBYRANK', zkey, 0, card - cap - 1) end
     end
+    -- Not known, or maybe past: read after a trim, and at the TTL renewal (a set written before floors gets one).
+    if least <= cutoff and (novel or renew) then
+      local low = redis.call('ZRANGE', zkey, 0, 0, 'WITHSCORES')
+      least = low[2] and tonumber(low[2]) or MAX
+    end
     if novel or renew then redis.call('PEXPIRE', zkey, ttl) end
-    return novel and '1' or '0'
+    return novel and '1' or '0', least
   end
 
   -- The pair of the entity with an approved event's device: first and last approved (counted time),
