@@ -565,11 +565,11 @@ export class MemoryVelocityStore implements VelocityStore {
     // Times are added when first known (a field that starts undefined would box every time written to it).
     const state: EntityState = {
       key,
-      currencies: new Map(),
+      currencies: undefined,
       counts: undefined,
-      amounts: new Map(),
+      amounts: undefined,
       related: [],
-      pairs: new Map(),
+      pairs: undefined,
       expiresAt: 0,
     };
     this.#entities[kind]!.set(key, state);
