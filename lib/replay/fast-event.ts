@@ -10,7 +10,12 @@ import { AUTH_METHODS, EVENT_KINDS, INSTRUMENT_KINDS, LINKED_ACCOUNT_KINDS, Paym
 
 type Obj = Record<string, unknown>;
 
-const KINDS: ReadonlySet<unknown> = new Set(EVENT_KINDS);
+/**
+ * Event kinds by their text, to the schema's own string: JSON.parse makes a new string for every
+ * value over 10 characters ("notification"), and a stored decision keeps its event's kind for the
+ * decision TTL; the shared constant costs nothing per event.
+ */
+const KINDS: ReadonlyMap<unknown, PaymentEvent['kind']> = new Map(EVENT_KINDS.map((k) => [k, k]));
 const AUTH: ReadonlySet<unknown> = new Set(AUTH_METHODS);
 const LINKED: ReadonlySet<unknown> = new Set(LINKED_ACCOUNT_KINDS);
 const INSTRUMENTS: ReadonlySet<unknown> = new Set(INSTRUMENT_KINDS);
@@ -19,7 +24,8 @@ const INSTRUMENTS: ReadonlySet<unknown> = new Set(INSTRUMENT_KINDS);
 export function fastPaymentEvent(value: unknown): PaymentEvent | undefined {
   if (!isObject(value)) return undefined;
   const { id, provider, kind, occurredAt, amount, account, linkedAccount, merchant, instrument, authMethod, device, ip, country, reference } = value;
-  if (!identifier(id) || !short(provider, 1, 32) || !KINDS.has(kind) || !count(occurredAt) || !AUTH.has(authMethod)) return undefined;
+  const knownKind = KINDS.get(kind);
+  if (!identifier(id) || !short(provider, 1, 32) || knownKind === undefined || !count(occurredAt) || !AUTH.has(authMethod)) return undefined;
   if (!isObject(amount) || !count(amount.minor) || !upper(amount.currency, 3)) return undefined;
   if (!isObject(account) || !identifier(account.id)) return undefined;
   const { twoFactor, createdAt } = account;
@@ -44,7 +50,7 @@ export function fastPaymentEvent(value: unknown): PaymentEvent | undefined {
     if ('transactionId' in reference) ref.transactionId = transactionId as string;
   }
   // Built in the schema's key order, present optional keys only: what zod's object parser builds.
-  const event: Obj = { id, provider, kind, occurredAt, amount: { minor: amount.minor, currency: amount.currency } };
+  const event: Obj = { id, provider, kind: knownKind, occurredAt, amount: { minor: amount.minor, currency: amount.currency } };
   const acc: Obj = { id: account.id };
   if ('twoFactor' in account) acc.twoFactor = twoFactor;
   if ('createdAt' in account) acc.createdAt = createdAt;

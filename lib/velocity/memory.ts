@@ -88,16 +88,21 @@ interface EntityState {
   firstSeen?: number;
   boundAt?: number;
   unboundAt?: number;
-  /** currency -> newest counted time in it (at most CURRENCY_CAP). */
-  currencies: Map<string, Seen>;
+  /**
+   * currency -> newest counted time in it (at most CURRENCY_CAP). This map and the two below are
+   * made at their first write: most entities of a policy keep no amounts or pairs (an instrument
+   * read for its binding, a device for its distinct accounts), and three empty maps are ~270 bytes
+   * for every entity (and its every re-creation after its TTL).
+   */
+  currencies: Map<string, Seen> | undefined;
   /** Bucket counts at every kept resolution (made at the first write). */
   counts: Rings | undefined;
   /** currency -> its bucket amounts at the resolutions that keep amounts */
-  amounts: Map<string, Rings>;
+  amounts: Map<string, Rings> | undefined;
   /** plan.relations index -> member hash -> last seen (counted time) */
   related: (RecencySet | undefined)[];
   /** device hash -> pair */
-  pairs: Map<string, Pair>;
+  pairs: Map<string, Pair> | undefined;
   expiresAt: number;
 }
 
@@ -368,8 +373,9 @@ export class MemoryVelocityStore implements VelocityStore {
       }
     }
     if (counted && keepsCurrency) {
-      const seen = state.currencies.get(currency);
-      if (seen === undefined) state.currencies.set(currency, { last: t });
+      const currencies = (state.currencies ??= new Map());
+      const seen = currencies.get(currency);
+      if (seen === undefined) currencies.set(currency, { last: t });
       else if (t > seen.last) seen.last = t;
     }
 
@@ -398,17 +404,19 @@ export class MemoryVelocityStore implements VelocityStore {
    * currencies with no live bucket left). At the cap a further currency counts only in its own answer.
    */
   #keepCurrency(state: EntityState, plan: EntityPlan, currency: string): boolean {
-    if (state.currencies.has(currency)) return true;
-    if (state.currencies.size >= CURRENCY_CAP) {
+    const currencies = state.currencies;
+    if (currencies === undefined) return true; // none kept yet: room
+    if (currencies.has(currency)) return true;
+    if (currencies.size >= CURRENCY_CAP) {
       const cutoff = state.newest! - amountSpan(plan);
-      for (const [cur, { last }] of state.currencies) {
+      for (const [cur, { last }] of currencies) {
         if (last > cutoff) continue;
-        state.currencies.delete(cur);
+        currencies.delete(cur);
         // No live bucket holds it any more: its amount rings go too.
-        state.amounts.delete(cur);
+        state.amounts?.delete(cur);
       }
     }
-    return state.currencies.size < CURRENCY_CAP;
+    return currencies.size < CURRENCY_CAP;
   }
 
   /** Approved spend and device trust, written by commit. */
@@ -426,7 +434,7 @@ export class MemoryVelocityStore implements VelocityStore {
         const s = slotOf(idx, r.slots);
         const at = bucketAt(data, prepared.countRing[i]!, r.slots, s, idx, nCounts);
         if (counts >= 0) data[at + counts]! += 1;
-        if (amounts >= 0 && r.amounts && state.currencies.has(request.currency)) {
+        if (amounts >= 0 && r.amounts && state.currencies?.has(request.currency) === true) {
           const sums = amountRings(state, prepared, request.currency);
           const from = bucketAt(sums, prepared.amountRing[i]!, r.slots, s, idx, plan.amounts.length) + amounts;
           sums[from] = saturatingAdd(sums[from]!, request.amountMinor);
@@ -436,7 +444,8 @@ export class MemoryVelocityStore implements VelocityStore {
     const device = plan.pairs ? memberOf(entity, 'device') : undefined;
     if (device === undefined) return;
     const cutoff = newest - this.#plan.deviceRetentionMs;
-    const found = state.pairs.get(device);
+    const pairs = (state.pairs ??= new Map());
+    const found = pairs.get(device);
     const strong = request.strongAuth;
     if (found !== undefined) {
       // Updated in place (#pair hands out copies): a live pair widens, an expired one starts over.
@@ -452,17 +461,17 @@ export class MemoryVelocityStore implements VelocityStore {
       return;
     }
     const pair: Pair = { first: t, last: t, trusted: strong ? t : undefined };
-    if (state.pairs.size >= this.#limits.distinctCap) {
-      state.pairs.forEach((p, d) => {
-        if (p.last <= cutoff) state.pairs.delete(d);
+    if (pairs.size >= this.#limits.distinctCap) {
+      pairs.forEach((p, d) => {
+        if (p.last <= cutoff) pairs.delete(d);
       });
-      const excess = state.pairs.size - this.#limits.distinctCap + 1;
+      const excess = pairs.size - this.#limits.distinctCap + 1;
       if (excess > 0) {
-        const last = new Map([...state.pairs].map(([d, p]) => [d, p.last]));
-        for (const [d] of lowestFirst(last).slice(0, excess)) state.pairs.delete(d);
+        const last = new Map([...pairs].map(([d, p]) => [d, p.last]));
+        for (const [d] of lowestFirst(last).slice(0, excess)) pairs.delete(d);
       }
     }
-    state.pairs.set(device, pair);
+    pairs.set(device, pair);
   }
 
   /** As !pair || pair.trustedAt === undefined on #pair, without building the pair's facts. */
@@ -470,7 +479,7 @@ export class MemoryVelocityStore implements VelocityStore {
     if (!plan.pairs) return true;
     const device = memberOf(entity, 'device');
     if (device === undefined) return true;
-    const pair = state.pairs.get(device);
+    const pair = state.pairs?.get(device);
     if (!pair || pair.last <= (state.newest ?? -Infinity) - this.#plan.deviceRetentionMs) return true;
     return pair.trusted === undefined;
   }
@@ -479,7 +488,7 @@ export class MemoryVelocityStore implements VelocityStore {
     if (!plan.pairs) return undefined;
     const device = memberOf(entity, 'device');
     if (device === undefined) return undefined;
-    const pair = state.pairs.get(device);
+    const pair = state.pairs?.get(device);
     if (!pair || pair.last <= (state.newest ?? -Infinity) - this.#plan.deviceRetentionMs) return null;
     // Two literals, not a conditional spread (an extra object and a slow copy per read).
     return pair.trusted !== undefined ? { firstSeenAt: pair.first, lastSeenAt: pair.last, trustedAt: pair.trusted } : { firstSeenAt: pair.first, lastSeenAt: pair.last };
@@ -502,7 +511,7 @@ export class MemoryVelocityStore implements VelocityStore {
       const lo = Math.max(Math.floor((t - window.ms) / r.bucketMs), Math.floor(newest / r.bucketMs) - r.slots + 1);
       let sum = 0;
       if (amount) {
-        if (sums === null) sums = state.amounts.get(request.currency);
+        if (sums === null) sums = state.amounts?.get(request.currency);
         const ring = prepared.amountRing[ri]!;
         if (sums && ring >= 0) {
           const from = ring + r.slots;
@@ -513,7 +522,7 @@ export class MemoryVelocityStore implements VelocityStore {
         const from = ring + r.slots;
         for (let s = 0; s < r.slots; s++) if (counts[ring + s]! >= lo) sum += counts[from + s * nCounts + k]!;
       }
-      const missed = Math.floor(t / r.bucketMs) <= Math.floor(newest / r.bucketMs) - r.slots || (amount && !state.currencies.has(request.currency));
+      const missed = Math.floor(t / r.bucketMs) <= Math.floor(newest / r.bucketMs) - r.slots || (amount && state.currencies?.has(request.currency) !== true);
       if (missed) sum = saturatingAdd(sum, ownContribution(metric, request, untrusted));
       (windows[window.name] ??= {})[metric] = Math.min(sum, MAX_SUM);
     }
@@ -556,11 +565,11 @@ export class MemoryVelocityStore implements VelocityStore {
     // Times are added when first known (a field that starts undefined would box every time written to it).
     const state: EntityState = {
       key,
-      currencies: new Map(),
+      currencies: undefined,
       counts: undefined,
-      amounts: new Map(),
+      amounts: undefined,
       related: [],
-      pairs: new Map(),
+      pairs: undefined,
       expiresAt: 0,
     };
     this.#entities[kind]!.set(key, state);
@@ -691,8 +700,9 @@ function bucketAt(rings: Rings, ring: number, slots: number, s: number, idx: num
 
 /** The currency's amount rings of an entity, made empty at its first write. */
 function amountRings(state: EntityState, prepared: PreparedPlan, currency: string): Rings {
-  let found = state.amounts.get(currency);
-  if (found === undefined) state.amounts.set(currency, (found = prepared.emptyAmounts.slice()));
+  const amounts = (state.amounts ??= new Map());
+  let found = amounts.get(currency);
+  if (found === undefined) amounts.set(currency, (found = prepared.emptyAmounts.slice()));
   return found;
 }
 
