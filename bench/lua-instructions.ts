@@ -80,6 +80,8 @@ interface Captured {
   readonly calls: Call[];
   /** Where each event's commands start, by event number. */
   readonly starts: number[];
+  /** The scripts the client loaded with SCRIPT LOAD (ioredis does before a pipeline's scripts). */
+  readonly scripts: ReadonlySet<string>;
   /** What the server needs before a replay: the shipped library, or the reference's scripts. */
   readonly setup: (redis: Redis) => Promise<unknown>;
   /** The shipped library's name and function (variants are registered under them). */
@@ -87,14 +89,20 @@ interface Captured {
   readonly function?: string;
 }
 
-/** Records every command `client` sends from now on. */
-function record(client: unknown, calls: Call[]): void {
-  const target = client as { sendCommand: (command: { name: string; args: unknown[] }) => unknown };
+/** Records every command `client` sends from now on, and the scripts it loads. */
+function record(client: unknown, calls: Call[], scripts: Set<string>): void {
+  const target = client as { sendCommand: (command: { name: string; args: unknown[] }) => unknown; scriptsSet?: Record<string, { sha: string; lua: string }> };
   const send = target.sendCommand.bind(target);
+  const shas = new Map(Object.values(target.scriptsSet ?? {}).map((s) => [s.sha, s.lua] as const));
   target.sendCommand = (command) => {
-    // The data commands only: a library load, INFO and the like are the setup's, not a decision's.
-    if (!NOT_REPLAYED.has(command.name.toLowerCase()))
-      calls.push([command.name, ...command.args.map((a) => (Buffer.isBuffer(a) ? a.toString('latin1') : String(a)))]);
+    // The data commands only: a library load, INFO and the like are the setup's, not a decision's
+    // (scripts a SCRIPT LOAD or an EVALSHA needs are kept for the replay's setup).
+    const name = command.name.toLowerCase();
+    const args = command.args.map((a) => (Buffer.isBuffer(a) ? a.toString('latin1') : String(a)));
+    if (name === 'script' && args[0]?.toLowerCase() === 'load') scripts.add(args[1]!);
+    else if (!NOT_REPLAYED.has(name)) calls.push([command.name, ...args]);
+    // ioredis turns a defined script's first EVALSHA on a connection into an EVAL after this point: keep its text.
+    if (name === 'evalsha' && shas.has(args[0]!)) scripts.add(shas.get(args[0]!)!);
     return send(command);
   };
 }
@@ -111,6 +119,7 @@ async function capture(engine: 'shipped' | 'reference'): Promise<Captured> {
   });
   const runtime = createRuntime(config);
   const calls: Call[] = [];
+  const scripts = new Set<string>();
   const starts: number[] = [];
   const event = workload();
   const t0 = Date.now() - DAY - 3_600_000;
@@ -119,7 +128,7 @@ async function capture(engine: 'shipped' | 'reference'): Promise<Captured> {
     if (engine === 'shipped') {
       const store = runtime.store as RedisVelocityStore;
       await store.client.ping(); // connected (and INFO read) before recording
-      record(store.client, calls);
+      record(store.client, calls, scripts);
       // Operations (list reads, decision stats, reviews) only with LUA_OPERATIONS: velocity alone by default.
       const deps = process.env.LUA_OPERATIONS ? runtime.deps : { ...runtime.deps, operations: undefined };
       for (let n = 0; n < PRELOAD + EVENTS; n++) {
@@ -131,7 +140,8 @@ async function capture(engine: 'shipped' | 'reference'): Promise<Captured> {
       return {
         calls,
         starts,
-        setup: async (redis) => Promise.all([redis.function('LOAD', 'REPLACE', library), loadScripts(redis, calls)]),
+        scripts,
+        setup: async (redis) => Promise.all([redis.function('LOAD', 'REPLACE', library), loadScripts(redis, calls, scripts)]),
         library: store.velocityLibrary,
         function: store.velocityFunction,
       };
@@ -141,13 +151,13 @@ async function capture(engine: 'shipped' | 'reference'): Promise<Captured> {
     const hasher = new IdentityHasher(randomBytes(16).toString('hex'));
     const decisionJson = JSON.stringify(await decide(event(at(0), -1), { ...runtime.deps, operations: undefined }));
     await (client as Redis).ping();
-    record(client, calls);
+    record(client, calls, scripts);
     for (let n = 0; n < PRELOAD + EVENTS; n++) {
       starts.push(calls.length);
       await referenceDecide(store, event(at(n), n), hasher, decisionJson);
     }
     await store.close();
-    return { calls, starts, setup: (redis) => loadScripts(redis, calls) };
+    return { calls, starts, scripts, setup: (redis) => loadScripts(redis, calls, scripts) };
   } finally {
     await runtime.store.close();
     server.stop();
@@ -155,8 +165,8 @@ async function capture(engine: 'shipped' | 'reference'): Promise<Captured> {
 }
 
 /** ioredis sends a script by EVALSHA, and by EVAL once on NOSCRIPT: each EVAL's script, loaded so a replayed EVALSHA finds it. */
-async function loadScripts(redis: Redis, calls: readonly Call[]): Promise<void> {
-  const scripts = new Set(calls.filter((c) => c[0]!.toLowerCase() === 'eval').map((c) => c[1]!));
+async function loadScripts(redis: Redis, calls: readonly Call[], loaded: ReadonlySet<string> = new Set()): Promise<void> {
+  const scripts = new Set([...loaded, ...calls.filter((c) => c[0]!.toLowerCase() === 'eval').map((c) => c[1]!)]);
   await Promise.all([...scripts].map((lua) => redis.script('LOAD', Buffer.from(lua, 'latin1'))));
 }
 
@@ -178,7 +188,8 @@ async function replay(redis: Redis, calls: readonly Call[]): Promise<void> {
   for (let i = 0; i < calls.length; i += 32) {
     const pipeline = redis.pipeline();
     for (const [name, ...args] of calls.slice(i, i + 32)) pipeline.call(name!, ...args.map((a) => Buffer.from(a, 'latin1')));
-    for (const [error] of (await pipeline.exec())!) if (error && !/NOSCRIPT/.test(error.message)) throw error;
+    // Every script is loaded first: a NOSCRIPT here would measure a failed call, not the work.
+    for (const [error] of (await pipeline.exec())!) if (error) throw error;
   }
 }
 
@@ -240,6 +251,6 @@ for (const file of (process.env.LUA_VARIANTS ?? '').split(',').filter(Boolean)) 
   const text = readFileSync(file, 'utf8')
     .replace(/#!lua name=\S+/, `#!lua name=${shipped.library}`)
     .replace(/register_function\('[^']+'/, `register_function('${shipped.function}'`);
-  const n = await instructionsPerEvent(shipped, (redis) => Promise.all([redis.function('LOAD', 'REPLACE', text), loadScripts(redis, shipped.calls)]), file.replace(/^.*\//, ''));
+  const n = await instructionsPerEvent(shipped, (redis) => Promise.all([redis.function('LOAD', 'REPLACE', text), loadScripts(redis, shipped.calls, shipped.scripts)]), file.replace(/^.*\//, ''));
   console.log(`  ${file.padEnd(28)} ${k(n)}   ${(n / base).toFixed(3)}x shipped`);
 }
