@@ -16,12 +16,19 @@ export interface Evaluation {
   shadow: string[];
 }
 
+/**
+ * What a payment no rule fired for carries: one shared empty list and map, frozen, rather than a new
+ * pair per decision (a replay's memory store keeps every decision for the decision TTL).
+ */
+const NO_REASONS: Reason[] = Object.freeze([]) as unknown as Reason[];
+const NO_FEATURES: Record<string, FeatureValue> = Object.freeze({});
+
 export function evaluate(policy: Policy, features: Features): Evaluation {
   let score = 0;
   let forced = false;
   let approved = false;
-  const reasons: Reason[] = [];
-  const used: Record<string, FeatureValue> = {};
+  let reasons = NO_REASONS;
+  let used = NO_FEATURES;
   const shadow: string[] = [];
   for (const rule of policy.rules) {
     if (!rule.test(features)) continue;
@@ -32,6 +39,10 @@ export function evaluate(policy: Policy, features: Features): Evaluation {
     score += rule.score;
     forced ||= rule.hold;
     approved ||= rule.approve;
+    if (reasons === NO_REASONS) {
+      reasons = [];
+      used = {};
+    }
     reasons.push({ rule: rule.id, message: render(rule.message, features) });
     for (const name of rule.features) if (features[name] !== undefined) used[name] = features[name]!;
   }
