@@ -178,10 +178,13 @@ function recorder(p: EntityPlan): string {
   const totalsAt = fields.length + 1;
   if (T) fields.push(`'t'`, 'totalsField');
   // The related sets' floors (relate): with one above the cutoff a member's novelty needs no ZSCORE.
+  // The field is named after the relations it holds ("z" + their codes), so a plan with other
+  // relations never reads a floor that was another set's.
   const floorsAt = fields.length + 1;
   const floors = p.relations.map((_, j) => `z${j + 1}`);
   const floorFmt = `'<${floors.map(() => 'i7').join('')}'`;
-  if (L > 0) fields.push(`'z'`);
+  const floorField = `'z${p.relations.map((rel) => KIND_CODE[rel.relation]).join('')}'`;
+  if (L > 0) fields.push(floorField);
   w(`    local got = redis.call('HMGET', key, ${fields.join(', ')})`);
   w(`    local vs, vb, vu, vc = got[1], got[2], got[3], got[4]`);
   const first = A > 0 ? 6 : 5;
@@ -398,7 +401,7 @@ function recorder(p: EntityPlan): string {
   });
   if (L > 0) {
     w(`      if ${floors.map((z, j) => `g${j + 1} ~= ${z}`).join(' or ')} then`);
-    w(`        hs[#hs + 1] = 'z'`);
+    w(`        hs[#hs + 1] = ${floorField}`);
     w(`        hs[#hs + 1] = pack(${floorFmt}, ${floors.map((_, j) => `g${j + 1}`).join(', ')})`);
     w(`      end`);
   }

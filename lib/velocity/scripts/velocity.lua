@@ -30,8 +30,8 @@
                  "b" / "u"                 last bound / unbound (record-binding-1.lua)
                  "t" / "T<CUR>"            running totals of whole-ring reads, counts / amounts in CUR
                                            (library.ts totalsOf: a cache of the buckets, rescanned at each TTL renewal)
-                 "z"                       per related set kept, its floor (i7): no member's last seen is below
-                                           it (relate; -2^55: not known), so a member is novel by ZADD's reply
+                 "z<codes>"                per related set kept (codes: their relations'), its floor (i7): no
+                                           member's last seen is below it (relate; -2^55: not known)
 
   ARGV[1]  "record", "commit" or "claim" (single node: claim-decision-1.lua's claim, then record)
   ARGV[2]  t, the counted time (velocity clock), epoch ms      ARGV[3]  received, epoch ms
