@@ -125,11 +125,13 @@ interface EventRecord {
 }
 
 /**
- * The novelty flags of an event's first count, per entity: [kind, key, flags] triples of the first
- * request (only the first request writes a marker). Flags: bit 0 the entity is new, bit i + 1 the
- * member of plan relation i is new to it.
+ * The novelty flags of an event's first count, per entity kind: slot 2k the key of the kind of
+ * KIND_INDEX k the first request counted, slot 2k + 1 its flags (only the first request writes a
+ * marker). Flags: bit 0 the entity is new, bit i + 1 the member of plan relation i is new to it.
+ * Made at its full size once: a replay keeps one per event for the decision TTL.
  */
-type Marker = (string | number)[];
+type Marker = (string | number | undefined)[];
+const MARKER_SLOTS = 2 * ENTITY_KINDS.length;
 
 /** Entity kind -> its index in ENTITY_KINDS (one state map per kind: no "kind:key" string built per lookup). */
 const KIND_INDEX: Readonly<Record<EntityKind, number>> = Object.fromEntries(ENTITY_KINDS.map((k, i) => [k, i])) as Record<EntityKind, number>;
@@ -257,7 +259,7 @@ export class MemoryVelocityStore implements VelocityStore {
     let marker = entry !== undefined && entry.markerExpiresAt > now ? entry.marker : undefined;
     const first = marker === undefined;
     if (!marker) {
-      marker = [];
+      marker = new Array<string | number | undefined>(MARKER_SLOTS);
       const markerExpiresAt = now + this.#limits.decisionTtlMs;
       if (entry === undefined) this.#remember(request.eventKey, { claimedAt: 0, decision: undefined, expiresAt: -Infinity, marker, markerExpiresAt });
       else {
@@ -274,12 +276,13 @@ export class MemoryVelocityStore implements VelocityStore {
       const plan = this.#plan.entities[entity.kind];
       if (!plan) continue;
       const kind = KIND_INDEX[entity.kind];
-      let flags = markedFlags(marker, entity);
+      let flags = marker[2 * kind] === entity.key ? (marker[2 * kind + 1] as number) : undefined;
       let state = this.#entity(kind, entity.key, now);
       if (flags === undefined && first) {
         state ??= this.#create(kind, entity.key);
         flags = this.#count(state, plan, request, entity, t);
-        marker.push(entity.kind, state.key, flags);
+        marker[2 * kind] = state.key;
+        marker[2 * kind + 1] = flags;
         state.expiresAt = now + plan.ttlMs;
       }
       state ??= this.#create(kind, entity.key);
@@ -708,12 +711,6 @@ function amountRings(state: EntityState, prepared: PreparedPlan, currency: strin
 
 function slotOf(idx: number, slots: number): number {
   return ((idx % slots) + slots) % slots;
-}
-
-/** The flags a marker holds for this entity, if its first request counted it. */
-function markedFlags(marker: Marker, entity: EntityUpdate): number | undefined {
-  for (let i = 0; i < marker.length; i += 3) if (marker[i] === entity.kind && marker[i + 1] === entity.key) return marker[i + 2] as number;
-  return undefined;
 }
 
 /**
