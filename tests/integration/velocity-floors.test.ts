@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Decision } from '../../lib/events.js';
 import type { Runtime } from '../../lib/runtime.js';
 import type { RedisVelocityStore } from '../../lib/velocity/redis.js';
-import { DAY, HOUR, MINUTE, decideAt, floorTo, payment, seeded, v2Runtime } from '../support/velocity-v2.js';
+import { DAY, HOUR, MINUTE, decideAt, entityHashKeys, floorTo, payment, seeded, v2Runtime } from '../support/velocity-v2.js';
 
 /** Eight customers paying every few minutes in time order, each mostly from its own device and IP, sometimes another's. */
 function stream(seed: number, count: number, start: number, tag: string) {
@@ -43,17 +43,6 @@ function stream(seed: number, count: number, start: number, tag: string) {
 const same = (a: Decision, b: Decision) => JSON.stringify(a) === JSON.stringify(b);
 const zscoreCalls = async (client: Redis) => Number(/cmdstat_zscore:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
 
-async function entityHashes(client: Redis): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await client.scan(cursor, 'MATCH', 'rh:{*}:v', 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys;
-}
-
 describe('related sets floors on Redis', () => {
   const open: Runtime[] = [];
   afterEach(async () => {
@@ -78,7 +67,7 @@ describe('related sets floors on Redis', () => {
     await check(first);
     // As if every set had been written before floors: the next events take the ZSCORE path and stay exact.
     let dropped = 0;
-    for (const key of await entityHashes(client)) {
+    for (const key of await entityHashKeys(client)) {
       const floors = (await client.hkeys(key)).filter((f) => /^z[a-z]+$/.test(f));
       if (floors.length > 0) dropped += await client.hdel(key, ...floors);
     }

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Decision } from '../../lib/events.js';
 import type { Runtime } from '../../lib/runtime.js';
 import type { RedisVelocityStore } from '../../lib/velocity/redis.js';
-import { DAY, HOUR, MINUTE, decideAt, floorTo, payment, seeded, v2Runtime } from '../support/velocity-v2.js';
+import { DAY, HOUR, MINUTE, decideAt, entityHashKeys, floorTo, payment, seeded, v2Runtime } from '../support/velocity-v2.js';
 
 interface Delivery {
   readonly event: ReturnType<typeof payment>;
@@ -45,19 +45,6 @@ function stream(seed: number, count: number, start: number): Delivery[] {
   return out;
 }
 
-/** Every entity hash of the store (rh:{<kind>:<hash>}:v). */
-async function entityHashes(rt: Runtime): Promise<string[]> {
-  const client = (rt.store as RedisVelocityStore).client as import('ioredis').Redis;
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await client.scan(cursor, 'MATCH', 'rh:{*}:v', 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys;
-}
-
 const sameDecision = (a: Decision, b: Decision) => JSON.stringify(a) === JSON.stringify(b);
 
 describe('running totals on Redis', () => {
@@ -79,7 +66,7 @@ describe('running totals on Redis', () => {
     for (const [i, { event, receivedAt }] of deliveries.entries()) {
       if (i === 120) {
         // As if the first half had been written by an engine without totals.
-        const hashes = await entityHashes(redis);
+        const hashes = await entityHashKeys(client);
         let dropped = 0;
         for (const key of hashes) {
           const fields = (await client.hkeys(key)).filter((f) => f === 't' || f.startsWith('T'));
@@ -93,7 +80,7 @@ describe('running totals on Redis', () => {
     }
     // The totals are back for the entities the second half counted.
     const withTotals = [];
-    for (const key of await entityHashes(redis)) if ((await client.hget(key, 't')) !== null) withTotals.push(key);
+    for (const key of await entityHashKeys(client)) if ((await client.hget(key, 't')) !== null) withTotals.push(key);
     expect(withTotals.length).toBeGreaterThanOrEqual(6);
   });
 
@@ -107,7 +94,7 @@ describe('running totals on Redis', () => {
     }
     // Add one to every count total (the newest time they are valid for stays).
     let corrupted = 0;
-    for (const key of await entityHashes(redis)) {
+    for (const key of await entityHashKeys(client)) {
       const raw = await client.hgetBuffer(key, 't');
       if (!raw || raw.length < 14) continue;
       const next = Buffer.from(raw);

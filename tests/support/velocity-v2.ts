@@ -8,6 +8,7 @@
  * there, so a simulated delivery time also governs the deadline and the claim.
  */
 import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { loadConfig } from '../../lib/config.js';
@@ -123,4 +124,16 @@ export function seeded(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
+}
+
+/** Every entity hash (rh:{<kind>:<hash>}:v) on a single Redis node, by SCAN. */
+export async function entityHashKeys(client: Redis): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', 'rh:{*}:v', 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
 }
