@@ -89,6 +89,6 @@ export const opsKeys = {
   listOrder: (list: string, kindCode: string) => `rh:{ops}:lo:${list}:${kindCode}`,
   /** Decision counts of one UTC hour (lib/operations/stats.ts), by the hour's start in ms. */
   decisionStats: (hourMs: number) => `rh:{ops}:st:${hourMs}`,
-  /** Membership on the entity's own hash tag (velocity's tag): on a single node the velocity call reads it (velocity keys.lists). */
+  /** Membership on the entity's own hash tag (velocity's tag): on a single node the velocity call reads it (velocity's keys.lists is this). */
   membership: (tag: string) => `rh:{${tag}}:l`,
 };

@@ -9,6 +9,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { StoreTimeoutError, StoreUnavailableError } from '../errors.js';
+import { opsKeys } from '../operations/backend.js';
 import type { Decision, EntityKind } from '../events.js';
 import { velocityLibrary } from './library.js';
 import { CURRENCY_CAP, type EntityPlan, type StorePlan, planOf } from './plan.js';
@@ -43,8 +44,8 @@ type Reply = (string | number)[] | number;
 export const keys = {
   tag: (entity: Pick<EntityUpdate, 'kind' | 'key'>) => `${KIND_CODE[entity.kind]}:${entity.key}`,
   buckets: (tag: string) => `rh:{${tag}}:v`,
-  /** Block and allow list entries' expiry (lib/lists), read with the record on a single node. */
-  lists: (tag: string) => `rh:{${tag}}:l`,
+  /** Block and allow list entries' expiry (lib/lists' key, on the entity's tag), read with the record on a single node. */
+  lists: opsKeys.membership,
   /** One sorted set per relation: related entity hash -> last seen. */
   related: (tag: string, relation: string) => `rh:{${tag}}:d${relation}`,
   pairs: (tag: string) => `rh:{${tag}}:p`,
