@@ -35,10 +35,11 @@ import { MAX_SUM, saturatingAdd, velocityClock } from './windows.js';
  * An entity's rings, one per kept resolution, laid out one after another in one array (one object
  * and one stretch of memory to fetch per entity, not one per ring): each ring is a slot per bucket
  * (bucket index modulo the ring size) holding the bucket index it was last written for, then slot x
- * metric. A slot whose index fell out of the ring (at or before the entity's newest bucket minus the
- * ring size) or was overwritten counts as absent: the same buckets as dropping them, without
- * allocating a bucket per write. Counts use plan.counts order; each currency's amounts have an array
- * of their own (plan.amounts order) over the resolutions that keep amounts.
+ * metric, then the ring's running totals (see advance). A slot whose index fell out of the ring (at
+ * or before the entity's newest bucket minus the ring size) or was overwritten counts as absent: the
+ * same buckets as dropping them, without allocating a bucket per write. Counts use plan.counts order;
+ * each currency's amounts have an array of their own (plan.amounts order) over the resolutions that
+ * keep amounts.
  */
 type Rings = Float64Array;
 
@@ -195,12 +196,21 @@ export class MemoryVelocityStore implements VelocityStore {
     }
   }
 
+  readonly inTurn: NonNullable<VelocityStore['inTurn']> = {
+    claimRecord: (request, now) => this.#claimRecord(request, now),
+    commit: (request) => this.#commit(request),
+  };
+
   async claim(eventKey: string, now: number): Promise<Claim> {
     return this.#claim(eventKey, now);
   }
 
   /** claim, then record when this attempt may decide the event: one call, as on a single Redis node. */
   async claimRecord(request: RecordRequest, now: number): Promise<ClaimRecord> {
+    return this.#claimRecord(request, now);
+  }
+
+  #claimRecord(request: RecordRequest, now: number): ClaimRecord {
     const claim = this.#claim(request.eventKey, now);
     return claim.state === 'claimed' || claim.state === 'takeover' ? { claim, snapshot: this.#record(request) } : { claim };
   }
@@ -295,6 +305,10 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   async commit(request: CommitRequest): Promise<void> {
+    this.#commit(request);
+  }
+
+  #commit(request: CommitRequest): void {
     if (this.#event(request.eventKey)?.decision !== undefined) return; // committed already
     if (request.decision.decision === 'approve') {
       const t = this.#clock(request);
@@ -364,15 +378,22 @@ export class MemoryVelocityStore implements VelocityStore {
     for (let i = 0; i < plan.resolutions.length; i++) {
       const r = plan.resolutions[i]!;
       const idx = Math.floor(t / r.bucketMs);
-      if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue; // older than the ring: counts only in its own answer
+      const top = Math.floor(newest / r.bucketMs);
+      if (idx <= top - r.slots) continue; // older than the ring: counts only in its own answer
       const s = slotOf(idx, r.slots);
-      const at = bucketAt(data!, prepared.countRing[i]!, r.slots, s, idx, nCounts);
+      const ring = prepared.countRing[i]!;
+      const totals = advance(data!, ring, r.slots, nCounts, top);
+      const at = bucketAt(data!, ring, r.slots, s, idx, nCounts);
       for (let k = 0; k < nCounts; k++) data![at + k]! += countAdds[k]!;
+      if (totals >= 0) for (let k = 0; k < nCounts; k++) data![totals + k]! += countAdds[k]!;
       if (keepsCurrency && r.amounts) {
         counted = true;
         sums ??= amountRings(state, prepared, currency);
-        const from = bucketAt(sums, prepared.amountRing[i]!, r.slots, s, idx, nAmounts);
+        const amountRing = prepared.amountRing[i]!;
+        const amountTotals = advance(sums, amountRing, r.slots, nAmounts, top);
+        const from = bucketAt(sums, amountRing, r.slots, s, idx, nAmounts);
         for (let k = 0; k < nAmounts; k++) sums[from + k] = saturatingAdd(sums[from + k]!, amountAdds[k]!);
+        if (amountTotals >= 0) addToTotals(sums, amountRing, r.slots, nAmounts, amountTotals, amountAdds, -1);
       }
     }
     if (counted && keepsCurrency) {
@@ -432,15 +453,25 @@ export class MemoryVelocityStore implements VelocityStore {
       for (let i = 0; i < plan.resolutions.length; i++) {
         const r = plan.resolutions[i]!;
         const idx = Math.floor(t / r.bucketMs);
-        if (idx <= Math.floor(newest / r.bucketMs) - r.slots) continue;
+        const top = Math.floor(newest / r.bucketMs);
+        if (idx <= top - r.slots) continue;
         const data = (state.counts ??= prepared.emptyCounts.slice());
         const s = slotOf(idx, r.slots);
-        const at = bucketAt(data, prepared.countRing[i]!, r.slots, s, idx, nCounts);
-        if (counts >= 0) data[at + counts]! += 1;
+        const ring = prepared.countRing[i]!;
+        const totals = advance(data, ring, r.slots, nCounts, top);
+        const at = bucketAt(data, ring, r.slots, s, idx, nCounts);
+        if (counts >= 0) {
+          data[at + counts]! += 1;
+          if (totals >= 0) data[totals + counts]! += 1;
+        }
         if (amounts >= 0 && r.amounts && state.currencies?.has(request.currency) === true) {
           const sums = amountRings(state, prepared, request.currency);
-          const from = bucketAt(sums, prepared.amountRing[i]!, r.slots, s, idx, plan.amounts.length) + amounts;
+          const nAmounts = plan.amounts.length;
+          const amountRing = prepared.amountRing[i]!;
+          const amountTotals = advance(sums, amountRing, r.slots, nAmounts, top);
+          const from = bucketAt(sums, amountRing, r.slots, s, idx, nAmounts) + amounts;
           sums[from] = saturatingAdd(sums[from]!, request.amountMinor);
+          if (amountTotals >= 0) addToTotals(sums, amountRing, r.slots, nAmounts, amountTotals, request.amountMinor, amounts);
         }
       }
     }
@@ -511,19 +542,30 @@ export class MemoryVelocityStore implements VelocityStore {
       const ri = resolutionFor(plan, own, window.ms, t, newest, amount);
       const r = plan.resolutions[ri]!;
       // Buckets from the window's start on, among those still in the ring.
-      const lo = Math.max(Math.floor((t - window.ms) / r.bucketMs), Math.floor(newest / r.bucketMs) - r.slots + 1);
+      const top = Math.floor(newest / r.bucketMs);
+      const live = top - r.slots + 1;
+      const lo = Math.max(Math.floor((t - window.ms) / r.bucketMs), live);
       let sum = 0;
       if (amount) {
         if (sums === null) sums = state.amounts?.get(request.currency);
         const ring = prepared.amountRing[ri]!;
         if (sums && ring >= 0) {
-          const from = ring + r.slots;
-          for (let s = 0; s < r.slots; s++) if (sums[ring + s]! >= lo) sum = saturatingAdd(sum, sums[from + s * nAmounts + k]!);
+          // Every live bucket (the usual case: a window spans its ring): the running total, when exact.
+          const totals = lo === live ? advance(sums, ring, r.slots, nAmounts, top) : -1;
+          if (totals >= 0) sum = sums[totals + k]!;
+          else {
+            const from = ring + r.slots;
+            for (let s = 0; s < r.slots; s++) if (sums[ring + s]! >= lo) sum = saturatingAdd(sum, sums[from + s * nAmounts + k]!);
+          }
         }
       } else if (counts) {
         const ring = prepared.countRing[ri]!;
-        const from = ring + r.slots;
-        for (let s = 0; s < r.slots; s++) if (counts[ring + s]! >= lo) sum += counts[from + s * nCounts + k]!;
+        const totals = lo === live ? advance(counts, ring, r.slots, nCounts, top) : -1;
+        if (totals >= 0) sum = counts[totals + k]!;
+        else {
+          const from = ring + r.slots;
+          for (let s = 0; s < r.slots; s++) if (counts[ring + s]! >= lo) sum += counts[from + s * nCounts + k]!;
+        }
       }
       const missed = Math.floor(t / r.bucketMs) <= Math.floor(newest / r.bucketMs) - r.slots || (amount && state.currencies?.has(request.currency) !== true);
       if (missed) sum = saturatingAdd(sum, ownContribution(metric, request, untrusted));
@@ -668,18 +710,21 @@ function ringLayout(plan: EntityPlan): Pick<PreparedPlan, 'countRing' | 'amountR
   const amountIndexes: [number, number][] = [];
   let counts = 0;
   let amounts = 0;
+  // Slot indexes, then the slots' metrics, then the totals' bucket index and one total per metric.
+  const ringSize = (slots: number, width: number) => slots + slots * width + 1 + width;
   for (const r of plan.resolutions) {
     countRing.push(counts);
-    countIndexes.push([counts, counts + r.slots]);
-    counts += r.slots + r.slots * plan.counts.length;
+    countIndexes.push([counts, counts + r.slots], [counts + r.slots * (1 + plan.counts.length), counts + r.slots * (1 + plan.counts.length) + 1]);
+    counts += ringSize(r.slots, plan.counts.length);
     if (!r.amounts) {
       amountRing.push(-1);
       continue;
     }
     amountRing.push(amounts);
-    amountIndexes.push([amounts, amounts + r.slots]);
-    amounts += r.slots + r.slots * plan.amounts.length;
+    amountIndexes.push([amounts, amounts + r.slots], [amounts + r.slots * (1 + plan.amounts.length), amounts + r.slots * (1 + plan.amounts.length) + 1]);
+    amounts += ringSize(r.slots, plan.amounts.length);
   }
+  // Every slot and the totals' index start absent (-Infinity): no bucket, totals to be worked out.
   const empty = (size: number, indexes: [number, number][]) => {
     const rings = new Float64Array(size);
     for (const [from, to] of indexes) rings.fill(-Infinity, from, to);
@@ -689,8 +734,56 @@ function ringLayout(plan: EntityPlan): Pick<PreparedPlan, 'countRing' | 'amountR
 }
 
 /**
+ * Running totals: a ring keeps, after its slots, the sum per metric of its live buckets (those after
+ * its newest bucket `top` minus its size), with the `top` they are valid for. A window that spans
+ * its ring (plan.ts sizes a ring to its longest window: window / bucket + 1 slots) then reads one
+ * number instead of every slot; the scan stays for reads that start later (a late event's window)
+ * and for totals that cannot be exact (an amount total past 2^53 - 1). Brings the totals to `top`:
+ * subtracts the buckets that left the ring since (fewer than its size), or works them out again from
+ * the slots (first use, a jump of a whole ring, or not exact before). Returns where the totals start,
+ * or -1 when they are not exact (the caller scans; the next advance works them out again).
+ */
+function advance(rings: Rings, ring: number, slots: number, width: number, top: number): number {
+  const at = ring + slots + slots * width;
+  const valid = rings[at]!;
+  if (valid === top) return at + 1;
+  const live = top - slots + 1;
+  if (valid < top && top - valid < slots) {
+    // Buckets valid - slots + 1 .. live - 1 were live and are not any more.
+    for (let idx = valid - slots + 1; idx < live; idx++) {
+      const s = slotOf(idx, slots);
+      if (rings[ring + s] !== idx) continue;
+      const from = ring + slots + s * width;
+      for (let k = 0; k < width; k++) rings[at + 1 + k]! -= rings[from + k]!;
+    }
+    rings[at] = top;
+    return at + 1;
+  }
+  for (let k = 0; k < width; k++) rings[at + 1 + k] = 0;
+  let exact = true;
+  for (let s = 0; s < slots; s++) {
+    if (rings[ring + s]! < live) continue;
+    const from = ring + slots + s * width;
+    for (let k = 0; k < width; k++) if ((rings[at + 1 + k]! += rings[from + k]!) > MAX_SUM) exact = false;
+  }
+  rings[at] = exact ? top : NaN;
+  return exact ? at + 1 : -1;
+}
+
+/**
+ * Adds to an amount ring's totals (every metric's `adds`, or `add` to metric `only`); a total past
+ * 2^53 - 1 is no longer exact, and the ring's totals are then worked out again at the next advance.
+ */
+function addToTotals(rings: Rings, ring: number, slots: number, width: number, totals: number, adds: Float64Array | number, only: number): void {
+  let exact = true;
+  if (typeof adds === 'number') exact = (rings[totals + only]! += adds) <= MAX_SUM;
+  else for (let k = 0; k < width; k++) if ((rings[totals + k]! += adds[k]!) > MAX_SUM) exact = false;
+  if (!exact) rings[ring + slots + slots * width] = NaN;
+}
+
+/**
  * Where bucket idx's metrics start in the ring at `ring` (slot s), the slot cleared first when it
- * held an older bucket.
+ * held an older bucket (never a live one: see advance).
  */
 function bucketAt(rings: Rings, ring: number, slots: number, s: number, idx: number, width: number): number {
   const at = ring + slots + s * width;

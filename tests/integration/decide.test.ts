@@ -10,6 +10,7 @@ import { type DecideDeps, decide, recordRequest } from '../../lib/decide.js';
 import type { PaymentEvent } from '../../lib/events.js';
 import { IdentityHasher } from '../../lib/identity.js';
 import { compilePolicy } from '../../lib/policy/load.js';
+import { MemoryVelocityStore } from '../../lib/velocity/memory.js';
 import { RedisVelocityStore, createRedisClient } from '../../lib/velocity/redis.js';
 import type { VelocityStore } from '../../lib/velocity/store.js';
 import { freePort } from '../support/global-redis.js';
@@ -104,6 +105,54 @@ describe.each(STORE_KINDS)('decide on the %s store', (kind) => {
     expect(decisions.map((d) => d.decision)).toEqual(['approve', 'approve', 'hold']);
     expect(decisions[2]!.reasons.map((r) => r.rule)).toEqual(['probe', 'burst']);
     expect(decisions[2]!.reasons[0]!.message).toBe('count 3');
+  });
+});
+
+describe('decide on a store that answers in its caller turn (the memory store)', () => {
+  // The clock decide reads: it stands still unless a test moves it past the deadline mid-decision.
+  const clock = { now: 1_800_000_000_000, jumpAt: -1, calls: 0 };
+  const now = () => (++clock.calls === clock.jumpAt ? (clock.now += 10_000) : clock.now);
+  const setup = () => {
+    clock.calls = 0;
+    clock.jumpAt = -1;
+    // The store keeps its own reading of the same clock: only decide's reads are counted.
+    const store = new MemoryVelocityStore(testLimits({}), () => clock.now);
+    const deps: DecideDeps = { store, policy, hasher: new IdentityHasher('m'.repeat(16)), deadlineMs: 800, onStoreFailure: 'hold', now };
+    return { store, deps };
+  };
+
+  it('is called without a promise, and counts and stores as the promise calls do', async () => {
+    const { store, deps } = setup();
+    expect(store.inTurn).toBeDefined();
+    const event = paymentEvent({ occurredAt: clock.now });
+    const first = await decide(event, deps, clock.now);
+    expect(first.degraded).toBe(false);
+    expect(await store.readDecision(deps.hasher.event(event.provider, event.id))).toEqual(first);
+    expect(countOf(await decide(paymentEvent({ occurredAt: clock.now, account: event.account }), deps, clock.now))).toBe(2);
+  });
+
+  it('keeps the deadline: past it before the claim, nothing is counted and the fallback answers', async () => {
+    const { store, deps } = setup();
+    const event = paymentEvent({ occurredAt: clock.now });
+    clock.jumpAt = 1; // the first time decide asks the clock, it is already too late
+    const late = await decide(event, deps, clock.now);
+    expect(late).toMatchObject({ decision: 'hold', degraded: 'store_timeout' });
+    expect(await store.readDecision(deps.hasher.event(event.provider, event.id))).toBeUndefined();
+    // Nothing was claimed or counted: the retry is scored as the first delivery.
+    const retry = await decide(event, deps, clock.now);
+    expect(retry.degraded).toBe(false);
+    expect(countOf(retry)).toBe(1);
+  });
+
+  it('keeps the deadline: past it before the commit, the decision is answered but not stored (a retry takes over)', async () => {
+    const { store, deps } = setup();
+    const event = paymentEvent({ occurredAt: clock.now });
+    // Clock reads: the claim's deadline check, the claim's time, then the commit's deadline check.
+    clock.jumpAt = 3;
+    const answered = await decide(event, deps, clock.now);
+    expect(answered.degraded).toBe(false);
+    expect(countOf(answered)).toBe(1);
+    expect(await store.readDecision(deps.hasher.event(event.provider, event.id))).toBeUndefined();
   });
 });
 
