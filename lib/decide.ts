@@ -72,7 +72,7 @@ export async function decide(
     let claimed: ClaimRecord;
     const carried = store.claimRecord && operations?.carriedBy?.(store);
     if (!store.claimRecord) claimed = { claim: await beforeDeadline(() => store.claim(eventKey, now()), deadline, now, store) };
-    else if (!operations) claimed = await beforeDeadline(() => store.claimRecord!(request, now()), deadline, now, store);
+    else if (!operations) claimed = store.inTurn ? inTurn(deadline, now) && store.inTurn.claimRecord(request, now()) : await beforeDeadline(() => store.claimRecord!(request, now()), deadline, now, store);
     else if (carried) {
       claimed = await beforeDeadline(() => store.claimRecord!(request, now(), deps.policy.listKinds), deadline, now, store);
       if (claimed.lists) lists = carried.membership(claimed.lists);
@@ -121,7 +121,8 @@ export async function decide(
       // Commit: the decision, and what depends on it (approved spend, device trust), once.
       const strongAuth = STRONG_AUTH.has(event.authMethod);
       const commit = commitRequest(request, decision, strongAuth);
-      await beforeDeadline(() => deps.store.commit(commit), deadline, now, deps.store);
+      if (store.inTurn && inTurn(deadline, now)) store.inTurn.commit(commit);
+      else await beforeDeadline(() => store.commit(commit), deadline, now, store);
     } catch (error) {
       // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
       logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
@@ -359,6 +360,12 @@ function beforeDeadline<T>(start: () => Promise<T>, deadline: number, now: () =>
       },
     );
   });
+}
+
+/** beforeDeadline for a store call made in the caller's turn: true while time is left, else the same DeadlineError. */
+function inTurn(deadline: number, now: () => number): true {
+  if (deadline - now() <= 0) throw new DeadlineError('deadline reached before the store answered');
+  return true;
 }
 
 /**

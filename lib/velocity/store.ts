@@ -147,6 +147,16 @@ export interface VelocityStore {
   /** Record a binding or unbinding on each entity (latest time wins). */
   recordBinding(request: BindingRequest): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Set by a store that answers in the caller's own turn (the embedded memory store): claimRecord
+   * and commit as plain calls. decide uses them where it would await the promise versions, so a
+   * replay's payment suspends no frame and settles no promise per store call; what is counted,
+   * read and stored is the same.
+   */
+  readonly inTurn?: {
+    claimRecord(request: RecordRequest, now: number): ClaimRecord;
+    commit(request: CommitRequest): void;
+  };
 }
 
 /** Defaults for the limits besides windows, shared by both stores and the config. */
