@@ -12,7 +12,7 @@ import { logger } from './observability.js';
 import { evaluate } from './policy/evaluate.js';
 import type { Features } from './policy/features.js';
 import type { Policy } from './policy/load.js';
-import { type ClaimRecord, type CommitRequest, type EntityUpdate, RELATIONS, type RecordRequest, type VelocityStore } from './velocity/store.js';
+import { type ClaimRecord, type CommitRequest, type EntityUpdate, RELATIONS, type RecordRequest, type VelocitySnapshot, type VelocityStore } from './velocity/store.js';
 import { type DecisionOperations, reportReviewNotOpened } from './operations/index.js';
 import type { ListMembership } from './lists/lists.js';
 
@@ -64,19 +64,12 @@ export async function decide(
     const store = deps.store;
     // Without operations (replay, simulation) there are no lists to read or wait for.
     const operations = deps.operations;
-    // Claim and record in one round trip where the store can (one script call on a single node),
-    // list membership alongside; else claim, then record (nothing is sent past the deadline).
-    // Without operations only the claim is awaited (no Promise.all and no array per payment).
-    // Lists on the store's own node are read by the claim's own call (only the kinds the policy reads).
-    let lists: ListMembership | undefined;
+    // A store that answers in this turn (the memory store, without operations) is called directly;
+    // any other goes through claimAndRecord, which awaits it against the deadline.
     let claimed: ClaimRecord;
-    const carried = store.claimRecord && operations?.carriedBy?.(store);
-    if (!store.claimRecord) claimed = { claim: await beforeDeadline(() => store.claim(eventKey, now()), deadline, now, store) };
-    else if (!operations) claimed = store.inTurn ? inTurn(deadline, now) && store.inTurn.claimRecord(request, now()) : await beforeDeadline(() => store.claimRecord!(request, now()), deadline, now, store);
-    else if (carried) {
-      claimed = await beforeDeadline(() => store.claimRecord!(request, now(), deps.policy.listKinds), deadline, now, store);
-      if (claimed.lists) lists = carried.membership(claimed.lists);
-    } else [claimed, lists] = await beforeDeadline(() => Promise.all([store.claimRecord!(request, now()), readLists(operations, request, deps.policy.listKinds, event.id)]), deadline, now, store);
+    let lists: ListMembership | undefined;
+    if (store.inTurn && !operations) claimed = inTurn(deadline, now) && store.inTurn.claimRecord(request, now());
+    else ({ claimed, lists } = await claimAndRecord(event, request, deps, deadline, now));
     const claim = claimed.claim;
     let snapshot = claimed.snapshot;
     if (claim.state === 'decided') {
@@ -90,11 +83,7 @@ export async function decide(
       const first = await awaitDecision(deps.store, eventKey, deadline, now);
       return first ? stored(first, trace) : await fallbackWithReview(event, deps, 'duplicate_in_flight', startedAt, trace);
     }
-    if (!snapshot) {
-      [snapshot, lists] = operations
-        ? await beforeDeadline(() => Promise.all([store.record(request), readLists(operations, request, deps.policy.listKinds, event.id)]), deadline, now, store)
-        : [await beforeDeadline(() => store.record(request), deadline, now, store), undefined];
-    }
+    if (!snapshot) [snapshot, lists] = await recordAfterClaim(event, request, deps, deadline, now);
     trace.features = deps.policy.features(event, snapshot, lists);
     const evaluation = evaluate(deps.policy, trace.features);
     trace.shadow = evaluation.shadow;
@@ -122,7 +111,7 @@ export async function decide(
       const strongAuth = STRONG_AUTH.has(event.authMethod);
       const commit = commitRequest(request, decision, strongAuth);
       if (store.inTurn && inTurn(deadline, now)) store.inTurn.commit(commit);
-      else await beforeDeadline(() => store.commit(commit), deadline, now, store);
+      else await commitBeforeDeadline(store, commit, deadline, now);
     } catch (error) {
       // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
       logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
@@ -139,6 +128,58 @@ export async function decide(
     logger.warn('velocity store failed; fallback decision', { eventId: event.id, reason, error: error.message });
     return fallbackWithReview(event, deps, reason, startedAt, trace);
   }
+}
+
+/*
+ * The store calls decide awaits, each in a function of its own: decide itself then creates no
+ * closure, so a call of it allocates no context for the variables closures would share.
+ */
+
+/**
+ * Claim and record in one round trip where the store can (one script call on a single node), list
+ * membership alongside; else claim only (decide then records). Nothing is sent past the deadline.
+ * Without operations only the claim is awaited (no Promise.all and no array per payment). Lists on
+ * the store's own node are read by the claim's own call (only the kinds the policy reads).
+ */
+async function claimAndRecord(
+  event: PaymentEvent,
+  request: RecordRequest,
+  deps: DecideDeps,
+  deadline: number,
+  now: () => number,
+): Promise<{ claimed: ClaimRecord; lists: ListMembership | undefined }> {
+  const { store, operations } = deps;
+  if (!store.claimRecord) return { claimed: { claim: await beforeDeadline(() => store.claim(request.eventKey, now()), deadline, now, store) }, lists: undefined };
+  if (!operations) return { claimed: await beforeDeadline(() => store.claimRecord!(request, now()), deadline, now, store), lists: undefined };
+  const carried = operations.carriedBy?.(store);
+  if (carried) {
+    const claimed = await beforeDeadline(() => store.claimRecord!(request, now(), deps.policy.listKinds), deadline, now, store);
+    return { claimed, lists: claimed.lists ? carried.membership(claimed.lists) : undefined };
+  }
+  const [claimed, lists] = await beforeDeadline(
+    () => Promise.all([store.claimRecord!(request, now()), readLists(operations, request, deps.policy.listKinds, event.id)]),
+    deadline,
+    now,
+    store,
+  );
+  return { claimed, lists };
+}
+
+/** Record after a claim that did not (a store without claimRecord), lists alongside. */
+function recordAfterClaim(
+  event: PaymentEvent,
+  request: RecordRequest,
+  deps: DecideDeps,
+  deadline: number,
+  now: () => number,
+): Promise<[VelocitySnapshot, ListMembership | undefined]> {
+  const { store, operations } = deps;
+  if (operations) return beforeDeadline(() => Promise.all([store.record(request), readLists(operations, request, deps.policy.listKinds, event.id)]), deadline, now, store);
+  return beforeDeadline(() => store.record(request), deadline, now, store).then((snapshot) => [snapshot, undefined]);
+}
+
+function commitBeforeDeadline(store: VelocityStore, commit: CommitRequest, deadline: number, now: () => number): Promise<void> {
+  return beforeDeadline(() => store.commit(commit), deadline, now, store);
 }
 
 function stored(decision: Decision, trace: DecisionTrace): Decision {

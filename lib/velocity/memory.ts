@@ -65,6 +65,13 @@ interface PreparedPlan {
   /** Index of approvedCount in plan.counts, of approvedAmount in plan.amounts (-1: not kept). */
   approvedCount: number;
   approvedAmount: number;
+  /** The entity's answer objects from the read sums and distinct counts (compiled: see answerBuilders). */
+  windows: (sums: Float64Array) => EntityVelocity['windows'];
+  distinct: (counts: Float64Array) => EntityVelocity['distinct'];
+  newRelations: (flags: number) => EntityVelocity['newRelations'];
+  /** Scratch for one read: a sum per read, a count per (relation, window) read. */
+  sums: Float64Array;
+  counts: Float64Array;
 }
 
 interface Pair {
@@ -127,15 +134,58 @@ interface EventRecord {
 
 /**
  * The novelty flags of an event's first count, per entity kind: slot 2k the key of the kind of
- * KIND_INDEX k the first request counted, slot 2k + 1 its flags (only the first request writes a
+ * kindIndex k the first request counted, slot 2k + 1 its flags (only the first request writes a
  * marker). Flags: bit 0 the entity is new, bit i + 1 the member of plan relation i is new to it.
  * Made at its full size once: a replay keeps one per event for the decision TTL.
  */
 type Marker = (string | number | undefined)[];
 const MARKER_SLOTS = 2 * ENTITY_KINDS.length;
 
-/** Entity kind -> its index in ENTITY_KINDS (one state map per kind: no "kind:key" string built per lookup). */
-const KIND_INDEX: Readonly<Record<EntityKind, number>> = Object.fromEntries(ENTITY_KINDS.map((k, i) => [k, i])) as Record<EntityKind, number>;
+/**
+ * Entity kind -> its index in ENTITY_KINDS (one state map per kind: no "kind:key" string built per
+ * lookup). A switch, not a lookup by the kind as a key: one such site sees every kind, and V8 then
+ * takes its slowest (megamorphic) path for every payment's every entity.
+ */
+function kindIndex(kind: EntityKind): number {
+  switch (kind) {
+    case 'account':
+      return 0;
+    case 'linkedAccount':
+      return 1;
+    case 'device':
+      return 2;
+    case 'ip':
+      return 3;
+    case 'instrument':
+      return 4;
+    case 'merchant':
+      return 5;
+  }
+}
+
+/** snapshot[ENTITY_KINDS[kind]] = velocity, as one named store per kind (see kindIndex). */
+function answer(snapshot: VelocitySnapshot, kind: number, velocity: EntityVelocity): void {
+  switch (kind) {
+    case 0:
+      snapshot.account = velocity;
+      break;
+    case 1:
+      snapshot.linkedAccount = velocity;
+      break;
+    case 2:
+      snapshot.device = velocity;
+      break;
+    case 3:
+      snapshot.ip = velocity;
+      break;
+    case 4:
+      snapshot.instrument = velocity;
+      break;
+    case 5:
+      snapshot.merchant = velocity;
+      break;
+  }
+}
 
 /** Claim answers without a decision, shared (a claim is never changed by its reader). */
 const CLAIMED: Claim = Object.freeze({ state: 'claimed' });
@@ -161,7 +211,9 @@ export class MemoryVelocityStore implements VelocityStore {
    */
   #recent: { key: string | undefined; entry: EventRecord | undefined; epoch: number } = { key: undefined, entry: undefined, epoch: -1 };
   #dropped = 0;
-  readonly #prepared = new Map<EntityPlan, PreparedPlan>();
+  /** ENTITY_KINDS index -> its plan and what the hot paths need of it (undefined: the policy keeps nothing for the kind). */
+  readonly #plans: (EntityPlan | undefined)[];
+  readonly #prepared: (PreparedPlan | undefined)[];
   /** Bumped whenever an entity state is created or dropped: while unchanged, a key finds the same state. */
   #epoch = 0;
   /** What the last record() found, by position in its request's entities, for a commit() of the same request. */
@@ -177,8 +229,11 @@ export class MemoryVelocityStore implements VelocityStore {
     this.#limits = limits;
     this.#plan = planOf(limits);
     this.#now = now;
-    for (const plan of Object.values(this.#plan.entities)) {
-      this.#prepared.set(plan, {
+    this.#plans = ENTITY_KINDS.map((kind) => this.#plan.entities[kind]);
+    this.#prepared = this.#plans.map((plan) => {
+      if (!plan) return undefined;
+      const distinctReads = plan.relations.reduce((n, r) => n + r.windows.length, 0);
+      return {
         reads: plan.reads.map(({ metric, window }) => {
           const amount = AMOUNT.has(metric);
           return {
@@ -192,8 +247,11 @@ export class MemoryVelocityStore implements VelocityStore {
         ...ringLayout(plan),
         approvedCount: plan.counts.indexOf('approvedCount'),
         approvedAmount: plan.amounts.indexOf('approvedAmount'),
-      });
-    }
+        ...answerBuilders(plan),
+        sums: new Float64Array(plan.reads.length),
+        counts: new Float64Array(distinctReads),
+      };
+    });
   }
 
   readonly inTurn: NonNullable<VelocityStore['inTurn']> = {
@@ -283,21 +341,21 @@ export class MemoryVelocityStore implements VelocityStore {
     for (let i = 0; i < entities.length; i++) {
       const entity = entities[i]!;
       recorded.states[i] = undefined;
-      const plan = this.#plan.entities[entity.kind];
+      const kind = kindIndex(entity.kind);
+      const plan = this.#plans[kind];
       if (!plan) continue;
-      const kind = KIND_INDEX[entity.kind];
       let flags = marker[2 * kind] === entity.key ? (marker[2 * kind + 1] as number) : undefined;
       let state = this.#entity(kind, entity.key, now);
       if (flags === undefined && first) {
         state ??= this.#create(kind, entity.key);
-        flags = this.#count(state, plan, request, entity, t);
+        flags = this.#count(state, plan, this.#prepared[kind]!, request, entity, t);
         marker[2 * kind] = state.key;
         marker[2 * kind + 1] = flags;
         state.expiresAt = now + plan.ttlMs;
       }
       state ??= this.#create(kind, entity.key);
       recorded.states[i] = state;
-      snapshot[entity.kind] = this.#read(state, plan, request, entity, t, flags ?? 0);
+      answer(snapshot, kind, this.#read(state, plan, this.#prepared[kind]!, request, entity, t, flags ?? 0));
     }
     recorded.entities = entities;
     recorded.epoch = this.#epoch;
@@ -319,12 +377,13 @@ export class MemoryVelocityStore implements VelocityStore {
       const entities = request.entities;
       for (let i = 0; i < entities.length; i++) {
         const entity = entities[i]!;
-        const plan = this.#plan.entities[entity.kind];
+        const kind = kindIndex(entity.kind);
+        const plan = this.#plans[kind];
         if (!plan) continue;
         const cached = same ? recorded.states[i] : undefined;
-        const state = cached !== undefined && cached.expiresAt > now ? cached : this.#entity(KIND_INDEX[entity.kind], entity.key, now);
+        const state = cached !== undefined && cached.expiresAt > now ? cached : this.#entity(kind, entity.key, now);
         if (!state || state.newest === undefined) continue;
-        this.#approve(state, plan, request, entity, t);
+        this.#approve(state, plan, this.#prepared[kind]!, request, entity, t);
         state.expiresAt = now + plan.ttlMs;
       }
     }
@@ -334,11 +393,11 @@ export class MemoryVelocityStore implements VelocityStore {
   async recordBinding(request: BindingRequest): Promise<void> {
     const now = this.#now();
     for (const entity of request.entities) {
-      const kind = KIND_INDEX[entity.kind];
+      const kind = kindIndex(entity.kind);
       const state = this.#entity(kind, entity.key, now) ?? this.#create(kind, entity.key);
       if (request.state === 'bound') state.boundAt = Math.max(state.boundAt ?? -Infinity, request.at);
       else state.unboundAt = Math.max(state.unboundAt ?? -Infinity, request.at);
-      state.expiresAt = Math.max(state.expiresAt, now + (this.#plan.entities[entity.kind]?.ttlMs ?? 86_400_000));
+      state.expiresAt = Math.max(state.expiresAt, now + (this.#plans[kind]?.ttlMs ?? 86_400_000));
     }
   }
 
@@ -354,7 +413,7 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   /** First count of an event on one entity; returns its novelty flags (bit 0 the entity, bit i + 1 kept relation i). */
-  #count(state: EntityState, plan: EntityPlan, request: RecordRequest, entity: EntityUpdate, t: number): number {
+  #count(state: EntityState, plan: EntityPlan, prepared: PreparedPlan, request: RecordRequest, entity: EntityUpdate, t: number): number {
     const isNew = state.newest === undefined;
     const newest = Math.max(state.newest ?? -Infinity, t);
     // Rings move with the entity's newest time: slots of buckets that fell out count as absent.
@@ -371,7 +430,6 @@ export class MemoryVelocityStore implements VelocityStore {
     const amountAdds = this.#amountAdds;
     for (let k = 0; k < nCounts; k++) countAdds[k] = ownContribution(plan.counts[k]!, request, untrusted);
     for (let k = 0; k < nAmounts; k++) amountAdds[k] = ownContribution(plan.amounts[k]!, request, untrusted);
-    const prepared = this.#prepared.get(plan)!;
     const data = plan.resolutions.length > 0 ? (state.counts ??= prepared.emptyCounts.slice()) : undefined;
     let sums: Rings | undefined;
     let counted = false;
@@ -444,9 +502,8 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   /** Approved spend and device trust, written by commit. */
-  #approve(state: EntityState, plan: EntityPlan, request: CommitRequest, entity: EntityUpdate, t: number): void {
+  #approve(state: EntityState, plan: EntityPlan, prepared: PreparedPlan, request: CommitRequest, entity: EntityUpdate, t: number): void {
     const newest = state.newest!;
-    const prepared = this.#prepared.get(plan)!;
     const { approvedCount: counts, approvedAmount: amounts } = prepared;
     if (counts >= 0 || amounts >= 0) {
       const nCounts = plan.counts.length;
@@ -528,17 +585,18 @@ export class MemoryVelocityStore implements VelocityStore {
     return pair.trusted !== undefined ? { firstSeenAt: pair.first, lastSeenAt: pair.last, trustedAt: pair.trusted } : { firstSeenAt: pair.first, lastSeenAt: pair.last };
   }
 
-  #read(state: EntityState, plan: EntityPlan, request: RecordRequest, entity: EntityUpdate, t: number, flags: number): EntityVelocity {
+  #read(state: EntityState, plan: EntityPlan, prepared: PreparedPlan, request: RecordRequest, entity: EntityUpdate, t: number, flags: number): EntityVelocity {
     const newest = state.newest ?? t;
     const untrusted = request.passwordFree && this.#untrusted(state, plan, entity);
-    const windows: EntityVelocity['windows'] = {};
     const nCounts = plan.counts.length;
     const nAmounts = plan.amounts.length;
-    const prepared = this.#prepared.get(plan)!;
     const counts = state.counts;
+    const answers = prepared.sums;
+    const reads = prepared.reads;
     // Looked up at the first amount read (a currency never counted has no rings: its sums are 0).
     let sums: Rings | undefined | null = null;
-    for (const { metric, window, amount, k, own } of prepared.reads) {
+    for (let j = 0; j < reads.length; j++) {
+      const { metric, window, amount, k, own } = reads[j]!;
       const ri = resolutionFor(plan, own, window.ms, t, newest, amount);
       const r = plan.resolutions[ri]!;
       // Buckets from the window's start on, among those still in the ring.
@@ -569,20 +627,18 @@ export class MemoryVelocityStore implements VelocityStore {
       }
       const missed = Math.floor(t / r.bucketMs) <= Math.floor(newest / r.bucketMs) - r.slots || (amount && state.currencies?.has(request.currency) !== true);
       if (missed) sum = saturatingAdd(sum, ownContribution(metric, request, untrusted));
-      (windows[window.name] ??= {})[metric] = Math.min(sum, MAX_SUM);
+      answers[j] = Math.min(sum, MAX_SUM);
     }
-    const distinct: EntityVelocity['distinct'] = {};
-    const newRelations: EntityVelocity['newRelations'] = {};
+    const distinctCounts = prepared.counts;
     const relations = plan.relations;
-    for (let i = 0; i < relations.length; i++) {
-      const { relation, windows: read } = relations[i]!;
-      newRelations[relation] = (flags & (1 << (i + 1))) !== 0;
-      if (read.length === 0) continue;
+    for (let i = 0, c = 0; i < relations.length; i++) {
+      const read = relations[i]!.windows;
       const set = state.related[i];
-      const counts: Record<string, number> = {};
-      for (let w = 0; w < read.length; w++) counts[read[w]!.name] = set ? set.countAfter(t - read[w]!.ms) : 0;
-      distinct[relation] = counts;
+      for (let w = 0; w < read.length; w++) distinctCounts[c++] = set ? set.countAfter(t - read[w]!.ms) : 0;
     }
+    const windows = prepared.windows(answers);
+    const distinct = prepared.distinct(distinctCounts);
+    const newRelations = prepared.newRelations(flags);
     const bound = state.boundAt !== undefined && (state.unboundAt === undefined || state.unboundAt < state.boundAt);
     const pair = this.#pair(state, plan, entity);
     const isNew = (flags & 1) !== 0;
@@ -700,6 +756,32 @@ function ownContribution(metric: Metric, request: RecordRequest, untrusted: bool
     default:
       return 0; // approvedCount, approvedAmount
   }
+}
+
+/**
+ * The functions that build an entity's windows, distinct and newRelations answers, compiled once per
+ * plan into object literals: the same objects, keys in the same order (windows by first read, each
+ * with its metrics in read order; relations in plan order), as building them key by key, but with
+ * each key a constant. Keyed stores with a different key per read send V8 down its slowest
+ * (megamorphic) path for every one; a literal is one allocation of the final shape. Names are
+ * embedded as JSON strings (window names come from the policy file).
+ */
+function answerBuilders(plan: EntityPlan): Pick<PreparedPlan, 'windows' | 'distinct' | 'newRelations'> {
+  const key = (name: string) => JSON.stringify(name);
+  const byWindow = new Map<string, string[]>();
+  plan.reads.forEach(({ metric, window }, j) => {
+    const fields = byWindow.get(window.name) ?? [];
+    fields.push(`${key(metric)}: sums[${j}]`);
+    byWindow.set(window.name, fields);
+  });
+  const windows = [...byWindow].map(([name, fields]) => `${key(name)}: { ${fields.join(', ')} }`);
+  let c = 0;
+  const distinct = plan.relations
+    .filter((r) => r.windows.length > 0)
+    .map((r) => `${key(r.relation)}: { ${r.windows.map((w) => `${key(w.name)}: counts[${c++}]`).join(', ')} }`);
+  const relations = plan.relations.map((r, i) => `${key(r.relation)}: (flags & ${1 << (i + 1)}) !== 0`);
+  const compile = (parameter: string, fields: string[]) => new Function(parameter, `return { ${fields.join(', ')} };`) as never;
+  return { windows: compile('sums', windows), distinct: compile('counts', distinct), newRelations: compile('flags', relations) };
 }
 
 /** Where each resolution's ring starts in an entity's count rings and in a currency's amount rings, and both empty. */
