@@ -871,7 +871,7 @@ function bucketAt(rings: Rings, ring: number, slots: number, s: number, idx: num
   const at = ring + slots + s * width;
   if (rings[ring + s] !== idx) {
     rings[ring + s] = idx;
-    rings.fill(0, at, at + width);
+    for (let k = at; k < at + width; k++) rings[k] = 0; // a metric or three: a loop, not a call into fill
   }
   return at;
 }
@@ -885,7 +885,8 @@ function amountRings(state: EntityState, prepared: PreparedPlan, currency: strin
 }
 
 function slotOf(idx: number, slots: number): number {
-  return ((idx % slots) + slots) % slots;
+  const s = idx % slots;
+  return s < 0 ? s + slots : s;
 }
 
 /**
