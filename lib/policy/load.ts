@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js';
 import { ENTITY_KINDS, type EntityKind, type FeatureValue } from '../events.js';
 import { type StoreNeed, type StorePlan, buildPlan } from '../velocity/plan.js';
 import { MAX_WINDOW_MS, type WindowSpec, parseDuration, windowSpecs } from '../velocity/windows.js';
-import { type FeatureBuilder, type FeatureInfo, type FeatureReader, type Features, compileFeatures, featureCatalogue } from './features.js';
+import { type FeatureBuilder, type FeatureInfo, type Features, type NamedReader, compileFeatures, featureCatalogue } from './features.js';
 import { COMPARISONS, type Comparison, type Condition, Leaf, PolicyFile } from './schema.js';
 
 export type Predicate = (features: Features) => boolean;
@@ -32,7 +32,7 @@ export interface Policy {
   readonly windows: readonly WindowSpec[];
   readonly rules: readonly CompiledRule[];
   /** The features the rules read (conditions and message placeholders): the only ones a decision builds. */
-  readonly readers: ReadonlyArray<readonly [string, FeatureReader]>;
+  readonly readers: readonly NamedReader[];
   /** buildFeatures over `readers`, compiled once. */
   readonly features: FeatureBuilder;
   /** Features kept by the store though not read (the file's `keep:`). */
@@ -96,7 +96,7 @@ export function compilePolicy(raw: unknown, source = 'policy'): Policy {
   }
   if (errors.length > 0) throw new ConfigError(`${source}: ${errors.join('; ')}`);
   const read = new Set(rules.flatMap((r) => [...r.features, ...(r.message.match(/\{([^}]+)\}/g) ?? []).map((p) => p.slice(1, -1))]));
-  const readers = [...read].map((name) => [name, catalogue.get(name)!.read] as const);
+  const readers = [...read].map((name): NamedReader => [name, catalogue.get(name)!.read, catalogue.get(name)!.expr]);
   const needs = (names: Iterable<string>) => [...names].flatMap((name) => catalogue.get(name)?.needs ?? []) as StoreNeed[];
   const plan = buildPlan(windows, needs(read), needs(file.keep), deviceRetentionMs);
   const listKinds = ENTITY_KINDS.filter((kind) => read.has(`${kind}.blocked`) || read.has(`${kind}.allowed`));
