@@ -43,8 +43,8 @@ export function evaluate(policy: Policy, features: Features): Evaluation {
       reasons = [];
       used = {};
     }
-    reasons.push({ rule: rule.id, message: render(rule.message, features) });
-    for (const name of rule.features) if (features[name] !== undefined) used[name] = features[name]!;
+    reasons.push({ rule: rule.id, message: rule.render(features) });
+    rule.copyFeatures(features, used);
   }
   // A forced hold scores at least holdAt, so "score >= holdAt" and "hold" always agree.
   score = Math.min(forced ? Math.max(score, policy.holdAt) : score, 100);
@@ -52,8 +52,4 @@ export function evaluate(policy: Policy, features: Features): Evaluation {
   if (approved && !forced) score = Math.min(score, policy.holdAt - 1);
   const decision = score >= policy.holdAt ? 'hold' : 'approve';
   return { decision, score, reasons, features: used, shadow };
-}
-
-function render(message: string, features: Features): string {
-  return message.replace(/\{([^}]+)\}/g, (_, name: string) => String(features[name] ?? '?'));
 }

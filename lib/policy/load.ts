@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js';
 import { ENTITY_KINDS, type EntityKind, type FeatureValue } from '../events.js';
 import { type StoreNeed, type StorePlan, buildPlan } from '../velocity/plan.js';
 import { MAX_WINDOW_MS, type WindowSpec, parseDuration, windowSpecs } from '../velocity/windows.js';
-import { type FeatureBuilder, type FeatureInfo, type FeatureReader, type Features, compileFeatures, featureCatalogue } from './features.js';
+import { type FeatureBuilder, type FeatureInfo, type Features, type NamedReader, compileFeatures, featureCatalogue } from './features.js';
 import { COMPARISONS, type Comparison, type Condition, Leaf, PolicyFile } from './schema.js';
 
 export type Predicate = (features: Features) => boolean;
@@ -24,6 +24,10 @@ export interface CompiledRule {
   readonly test: Predicate;
   /** Feature names the condition reads, kept with a decision when the rule fires. */
   readonly features: readonly string[];
+  /** The message with each {feature} replaced by its value ('?' when absent). */
+  readonly render: (features: Features) => string;
+  /** Copies the features the condition reads (those present) into `into`. */
+  readonly copyFeatures: (features: Features, into: Record<string, FeatureValue>) => void;
 }
 
 export interface Policy {
@@ -32,7 +36,7 @@ export interface Policy {
   readonly windows: readonly WindowSpec[];
   readonly rules: readonly CompiledRule[];
   /** The features the rules read (conditions and message placeholders): the only ones a decision builds. */
-  readonly readers: ReadonlyArray<readonly [string, FeatureReader]>;
+  readonly readers: readonly NamedReader[];
   /** buildFeatures over `readers`, compiled once. */
   readonly features: FeatureBuilder;
   /** Features kept by the store though not read (the file's `keep:`). */
@@ -79,11 +83,13 @@ export function compilePolicy(raw: unknown, source = 'policy'): Policy {
     if (seen.has(rule.id)) errors.push(`${at} id: "${rule.id}" is used by an earlier rule`);
     seen.add(rule.id);
     const features: string[] = [];
-    const test = compileCondition(rule.when, 'when', { catalogue, features, errors: (m) => errors.push(`${at} ${m}`) });
+    const constants: unknown[] = [];
+    const condition = compileCondition(rule.when, 'when', { catalogue, features, constants, errors: (m) => errors.push(`${at} ${m}`) });
     for (const name of rule.message.match(/\{([^}]+)\}/g) ?? []) {
       if (!catalogue.has(name.slice(1, -1))) errors.push(`${at} message: unknown feature ${name}`);
     }
-    return { id: rule.id, mode: rule.mode, score: rule.score ?? 0, hold: rule.hold ?? false, approve: rule.approve ?? false, message: rule.message, test, features };
+    const code = compileRule(condition, constants, rule.message, features);
+    return { id: rule.id, mode: rule.mode, score: rule.score ?? 0, hold: rule.hold ?? false, approve: rule.approve ?? false, message: rule.message, features, ...code };
   });
   file.keep.forEach((name, i) => {
     const info = catalogue.get(name);
@@ -96,7 +102,7 @@ export function compilePolicy(raw: unknown, source = 'policy'): Policy {
   }
   if (errors.length > 0) throw new ConfigError(`${source}: ${errors.join('; ')}`);
   const read = new Set(rules.flatMap((r) => [...r.features, ...(r.message.match(/\{([^}]+)\}/g) ?? []).map((p) => p.slice(1, -1))]));
-  const readers = [...read].map((name) => [name, catalogue.get(name)!.read] as const);
+  const readers = [...read].map((name): NamedReader => [name, catalogue.get(name)!.read, catalogue.get(name)!.expr]);
   const needs = (names: Iterable<string>) => [...names].flatMap((name) => catalogue.get(name)?.needs ?? []) as StoreNeed[];
   const plan = buildPlan(windows, needs(read), needs(file.keep), deviceRetentionMs);
   const listKinds = ENTITY_KINDS.filter((kind) => read.has(`${kind}.blocked`) || read.has(`${kind}.allowed`));
@@ -120,12 +126,48 @@ function formatPath(path: readonly PropertyKey[]): string {
 interface CompileContext {
   readonly catalogue: Map<string, FeatureInfo>;
   readonly features: string[];
+  /** Values the rule's code reads as k[i]: the sets of in and notIn, and bounds JSON cannot write. */
+  readonly constants: unknown[];
   readonly errors: (message: string) => void;
 }
 
-const never: Predicate = () => false;
+/**
+ * A rule's condition, message and feature copy as code, one function each, compiled once: every
+ * feature read by a constant name (a predicate shared by every leaf that loads `f[name]` by a
+ * computed name goes megamorphic). Names and values from the file appear only as JSON literals;
+ * sets and non-finite bounds as k[i].
+ */
+function compileRule(condition: string, constants: readonly unknown[], message: string, features: readonly string[]): Pick<CompiledRule, 'test' | 'render' | 'copyFeatures'> {
+  const text = message.split(/\{([^}]+)\}/).map((part, i) => (i % 2 ? `(${read(part)} ?? "?")` : JSON.stringify(part)));
+  const copies = [...new Set(features)].map((name) => `if (${read(name)} !== undefined) into[${JSON.stringify(name)}] = ${read(name)};`);
+  const body = [
+    'return {',
+    `  test(f) { return ${condition}; },`,
+    `  render(f) { return ${text.join(' + ')}; },`,
+    `  copyFeatures(f, into) { ${copies.join(' ')} },`,
+    '};',
+  ].join('\n');
+  return new Function('k', body)(constants) as Pick<CompiledRule, 'test' | 'render' | 'copyFeatures'>;
+}
 
-function compileCondition(raw: unknown, path: string, ctx: CompileContext): Predicate {
+/** A feature of `f`, as code. */
+const read = (name: string) => `f[${JSON.stringify(name)}]`;
+
+/** A constant as code: JSON, but for a non-finite bound (YAML .inf, .nan), which JSON would write as null. */
+function literal(value: unknown, ctx: CompileContext): string {
+  return typeof value === 'number' && !Number.isFinite(value) ? constant(value, ctx) : JSON.stringify(value);
+}
+
+function constant(value: unknown, ctx: CompileContext): string {
+  ctx.constants.push(value);
+  return `k[${ctx.constants.length - 1}]`;
+}
+
+/** A condition that never holds: what a condition with an error compiles to (the policy is refused anyway). */
+const never = 'false';
+
+/** The condition as a JavaScript expression over the features `f`, parenthesised. */
+function compileCondition(raw: unknown, path: string, ctx: CompileContext): string {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     ctx.errors(`${path}: expected a condition (all, any, not, or a feature comparison)`);
     return never;
@@ -141,32 +183,16 @@ function compileCondition(raw: unknown, path: string, ctx: CompileContext): Pred
       return never;
     }
     const parts = list.map((c, i) => compileCondition(c, `${path}.${group}[${i}]`, ctx));
-    return group === 'all' ? allOf(parts) : anyOf(parts);
+    return `(${parts.join(group === 'all' ? ' && ' : ' || ')})`;
   }
   if ('not' in body) {
     if (keys.length !== 1) ctx.errors(`${path}: "not" stands alone; found also ${keys.filter((k) => k !== 'not').join(', ')}`);
-    const inner = compileCondition(body.not, `${path}.not`, ctx);
-    return (f) => !inner(f);
+    return `(!${compileCondition(body.not, `${path}.not`, ctx)})`;
   }
   return compileLeaf(raw, path, ctx);
 }
 
-// every / some as plain loops: no closure per evaluation (a replay evaluates millions).
-function allOf(parts: readonly Predicate[]): Predicate {
-  return (f) => {
-    for (let i = 0; i < parts.length; i++) if (!parts[i]!(f)) return false;
-    return true;
-  };
-}
-
-function anyOf(parts: readonly Predicate[]): Predicate {
-  return (f) => {
-    for (let i = 0; i < parts.length; i++) if (parts[i]!(f)) return true;
-    return false;
-  };
-}
-
-function compileLeaf(raw: object, path: string, ctx: CompileContext): Predicate {
+function compileLeaf(raw: object, path: string, ctx: CompileContext): string {
   const parsed = Leaf.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) ctx.errors(`${path}${issue.path.length ? `.${formatPath(issue.path)}` : ''}: ${issue.message}`);
@@ -198,12 +224,12 @@ function compileLeaf(raw: object, path: string, ctx: CompileContext): Predicate 
   };
   if (op === 'gt' || op === 'gte' || op === 'lt' || op === 'lte') {
     if (info.type !== 'number') ctx.errors(`${path}.${op}: "${leaf.feature}" is a ${info.type}, not a number`);
-    if (typeof expected === 'number') return comparison(leaf.feature, op, expected);
+    if (typeof expected === 'number') return comparison(leaf.feature, op, expected, ctx);
     const ref = compileRef(expected, `${path}.${op}`, ctx);
     return ref ? relative(leaf.feature, op, ref.feature, ref.times) : never;
   } else if (op === 'eq' || op === 'ne') checkValue(expected, op);
   else if (op === 'in' || op === 'notIn') (expected as FeatureValue[]).forEach((v, i) => checkValue(v, `${op}[${i}]`));
-  return comparison(leaf.feature, op, expected as FeatureValue | FeatureValue[]);
+  return comparison(leaf.feature, op, expected as FeatureValue | FeatureValue[], ctx);
 }
 
 /**
@@ -240,46 +266,32 @@ function compileRef(raw: unknown, path: string, ctx: CompileContext): { feature:
   return { feature, times };
 }
 
+const OPERATORS = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+
 /** A feature against another feature times a factor; false when either is absent. */
-function relative(name: string, op: 'gt' | 'gte' | 'lt' | 'lte', other: string, times: number): Predicate {
-  const bound = (f: Features) => (f[other] as number) * times;
-  switch (op) {
-    case 'gt':
-      return (f) => f[name] !== undefined && f[other] !== undefined && (f[name] as number) > bound(f);
-    case 'gte':
-      return (f) => f[name] !== undefined && f[other] !== undefined && (f[name] as number) >= bound(f);
-    case 'lt':
-      return (f) => f[name] !== undefined && f[other] !== undefined && (f[name] as number) < bound(f);
-    case 'lte':
-      return (f) => f[name] !== undefined && f[other] !== undefined && (f[name] as number) <= bound(f);
-  }
+function relative(name: string, op: 'gt' | 'gte' | 'lt' | 'lte', other: string, times: number): string {
+  return `(${read(name)} !== undefined && ${read(other)} !== undefined && ${read(name)} ${OPERATORS[op]} ${read(other)} * ${JSON.stringify(times)})`;
 }
 
 /** A comparison on a feature the event does not have is false (use `exists` to test presence). */
-function comparison(name: string, op: Comparison, expected: FeatureValue | FeatureValue[] | boolean): Predicate {
+function comparison(name: string, op: Comparison, expected: FeatureValue | FeatureValue[] | boolean, ctx: CompileContext): string {
+  const value = read(name);
   switch (op) {
     case 'exists':
-      return (f) => (f[name] !== undefined) === expected;
+      return `(${value} ${expected ? '!==' : '==='} undefined)`;
     case 'eq':
-      return (f) => f[name] === expected;
+      return `(${value} === ${literal(expected, ctx)})`;
     case 'ne':
-      return (f) => f[name] !== undefined && f[name] !== expected;
+      return `(${value} !== undefined && ${value} !== ${literal(expected, ctx)})`;
     case 'gt':
-      return (f) => (f[name] as number) > (expected as number);
     case 'gte':
-      return (f) => (f[name] as number) >= (expected as number);
     case 'lt':
-      return (f) => (f[name] as number) < (expected as number);
     case 'lte':
-      return (f) => (f[name] as number) <= (expected as number);
-    case 'in': {
-      const set = new Set(expected as FeatureValue[]);
-      return (f) => f[name] !== undefined && set.has(f[name]!);
-    }
-    case 'notIn': {
-      const set = new Set(expected as FeatureValue[]);
-      return (f) => f[name] !== undefined && !set.has(f[name]!);
-    }
+      return `(${value} ${OPERATORS[op]} ${literal(expected, ctx)})`;
+    case 'in':
+      return `(${value} !== undefined && ${constant(new Set(expected as FeatureValue[]), ctx)}.has(${value}))`;
+    case 'notIn':
+      return `(${value} !== undefined && !${constant(new Set(expected as FeatureValue[]), ctx)}.has(${value}))`;
   }
 }
 
