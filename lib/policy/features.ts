@@ -163,20 +163,24 @@ export function featureCatalogue(windows: readonly { readonly name: string }[]):
   return catalogue;
 }
 
-/** A policy's features for an event and snapshot (absent ones left out): buildFeatures over fixed readers. */
+/**
+ * A policy's features for an event and snapshot: every feature its rules read, in the readers' order,
+ * an absent one as undefined (the same entries as buildFeatures, which leaves absent ones out; a log
+ * line's JSON is the same, since JSON leaves undefined out).
+ */
 export type FeatureBuilder = (event: PaymentEvent, snapshot: VelocitySnapshot, lists?: ListMembership) => Features;
 
 /**
- * buildFeatures for fixed readers, compiled once per policy into straight-line code: each feature's
+ * buildFeatures for fixed readers, compiled once per policy into one object literal: each feature's
  * expression inline (every load a named one: a reader shared by many features loads by computed
- * name, and such loads go megamorphic) and one named store per feature. A loop stores by computed
- * key, and V8 turns an object given more than ~16 properties that way into a hash table: every
- * decision's features would be a dictionary built entry by entry. The names are catalogue names,
- * each written as a JSON string literal.
+ * name, and such loads go megamorphic), every feature a property even when absent. Leaving absent
+ * ones out gave every combination of absent features its own object shape, so the rules' reads of
+ * it went megamorphic too, and the object was built store by store; one literal has one shape,
+ * made in one allocation. The names are catalogue names, each written as a JSON string literal.
  */
 export function compileFeatures(readers: readonly NamedReader[]): FeatureBuilder {
-  const lines = readers.map(([name, , expr]) => `v = ${expr}; if (v !== undefined) f[${JSON.stringify(name)}] = v;`);
-  const body = `return function features(e, s, l) {\n  const f = {};\n  let v;\n  ${lines.join('\n  ')}\n  return f;\n};`;
+  const fields = readers.map(([name, , expr]) => `${JSON.stringify(name)}: ${expr}`);
+  const body = `return function features(e, s, l) {\n  return {\n    ${fields.join(',\n    ')}\n  };\n};`;
   return new Function('h', body)(helpers) as FeatureBuilder;
 }
 
