@@ -181,7 +181,11 @@ export function plain(value: unknown): unknown {
   return value;
 }
 
-/** The Raw number lexeme at a path of parts (e.g. ['amount', 'minor']), if the value there is one. */
+/**
+ * The number lexeme at a path of parts (e.g. ['amount', 'minor']), if the value there is a number:
+ * a Raw as written, or a JS number as JSON.stringify writes it (1e300 is written "1e+300", an integer
+ * not written as plain digits, which the adapters refuse like any other).
+ */
 export function rawAt(value: unknown, path: readonly string[]): Raw | undefined {
   let v = value;
   for (const key of path) {
@@ -189,6 +193,7 @@ export function rawAt(value: unknown, path: readonly string[]): Raw | undefined 
     else if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Raw)) v = (v as Record<string, unknown>)[key];
     else return undefined;
   }
+  if (typeof v === 'number' && Number.isFinite(v)) return new Raw(JSON.stringify(v), true);
   return v instanceof Raw ? v : undefined;
 }
 
