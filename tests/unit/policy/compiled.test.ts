@@ -13,6 +13,7 @@ import { buildFeatures, compileFeatures, featureCatalogue, type Features, type N
 import { compilePolicy, loadPolicyFile } from '../../../lib/policy/load.js';
 import type { EntityVelocity, PairFacts, VelocitySnapshot } from '../../../lib/velocity/store.js';
 import { parseDuration, type WindowSpec, windowSpecs } from '../../../lib/velocity/windows.js';
+import { fullPaymentEvent } from '../../support/payment-events.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 22, 9, 0, 0);
@@ -132,22 +133,9 @@ function snapshots(windows: readonly WindowSpec[]): VelocitySnapshot[] {
   return [{}, ...all, ...mixed];
 }
 
-const event = (over: Partial<PaymentEvent> = {}): PaymentEvent => ({
-  id: 'evt_1',
-  provider: 'generic',
-  kind: 'authorization',
-  occurredAt: T0,
-  amount: { minor: 3_500, currency: 'CNY' },
-  account: { id: 'acct_1', twoFactor: false, createdAt: T0 - 7 * DAY },
-  linkedAccount: { id: 'la', kind: 'apple_id' },
-  merchant: { id: 'm', category: '5818' },
-  instrument: { id: 'i', kind: 'agreement' },
-  authMethod: 'password_free',
-  device: { id: 'd' },
-  ip: '203.0.113.10',
-  country: 'CN',
-  ...over,
-});
+// Every entity present, the account a week old (each variant below leaves some out).
+const event = (over: Partial<PaymentEvent> = {}): PaymentEvent =>
+  fullPaymentEvent(T0, { account: { id: 'acct_1', twoFactor: false, createdAt: T0 - 7 * DAY }, ...over });
 const EVENTS = [
   event(),
   event({ kind: 'notification', authMethod: 'biometric', account: { id: 'a', twoFactor: true }, linkedAccount: undefined, instrument: undefined, country: undefined }),

@@ -13,31 +13,13 @@ import { loadPolicyFile } from '../../../lib/policy/load.js';
 import { MemoryVelocityStore } from '../../../lib/velocity/memory.js';
 import { DEFAULT_LIMITS } from '../../../lib/velocity/store.js';
 import { DEFAULT_WINDOWS, type WindowSpec, windowSpecs } from '../../../lib/velocity/windows.js';
+import { fullPaymentEvent } from '../../support/payment-events.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const T0 = Date.UTC(2026, 10, 22, 9, 0, 0);
 const hasher = new IdentityHasher('features-test-pepper-0123456789');
 
-let seq = 0;
-function fullEvent(at: number, over: Partial<PaymentEvent> = {}): PaymentEvent {
-  return {
-    id: `evt_${++seq}`,
-    provider: 'generic',
-    kind: 'authorization',
-    occurredAt: at,
-    amount: { minor: 3_500, currency: 'CNY' },
-    account: { id: 'acct_1', twoFactor: false, createdAt: Date.UTC(2026, 0, 1) },
-    linkedAccount: { id: 'appleid:a@example.com', kind: 'apple_id' },
-    merchant: { id: 'merchant_1', category: '5818' },
-    instrument: { id: 'agreement_1', kind: 'agreement' },
-    authMethod: 'password_free',
-    device: { id: 'device_1' },
-    ip: '203.0.113.10',
-    country: 'CN',
-    ...over,
-  };
-}
 
 async function featuresOf(events: PaymentEvent[], windows: readonly WindowSpec[], boundAt?: number): Promise<Features> {
   const store = new MemoryVelocityStore({ windows, ...DEFAULT_LIMITS, claimStaleMs: 2_000 }, () => T0);
@@ -78,13 +60,13 @@ describe.each([
   ['custom windows', windowSpecs({ '30m': '1m', '2d': '2h' })],
 ])('features with %s', (_, windows) => {
   it('eventFeatures produces only catalogued names, with their types', () => {
-    const features = eventFeatures(fullEvent(T0));
+    const features = eventFeatures(fullPaymentEvent(T0));
     expect(Object.keys(features).length).toBeGreaterThan(5);
     expectInCatalogue(features, windows);
   });
 
   it('addVelocityFeatures produces only catalogued names, with their types', async () => {
-    const features = await featuresOf([fullEvent(T0 - 5 * MIN), fullEvent(T0, { device: { id: 'device_2' } })], windows);
+    const features = await featuresOf([fullPaymentEvent(T0 - 5 * MIN), fullPaymentEvent(T0, { device: { id: 'device_2' } })], windows);
     expectInCatalogue(features, windows);
     // Every declared window is read (both events are inside the shortest one).
     for (const w of windows) expect(features[`account.count.${w.name}`], w.name).toBe(2);
@@ -92,7 +74,7 @@ describe.each([
 
   it('a fully described event produces every catalogued feature', async () => {
     // The second payment finds the device of the first, approved and strongly authenticated: known and trusted.
-    const features = await featuresOf([fullEvent(T0 - 10 * MIN, { id: 'evt_first' }), fullEvent(T0)], windows, T0 - 3_600_000);
+    const features = await featuresOf([fullPaymentEvent(T0 - 10 * MIN, { id: 'evt_first' }), fullPaymentEvent(T0)], windows, T0 - 3_600_000);
     expect(features['account.device.trusted']).toBe(true);
     expect(features['account.device.trustedForMs']).toBe(10 * MIN);
     expect(features['linkedAccount.boundForMs']).toBe(3_600_000);
@@ -115,9 +97,9 @@ describe('event features', () => {
   });
 
   it('event.passwordFree is true only for password_free', () => {
-    expect(eventFeatures(fullEvent(T0, { authMethod: 'password_free' }))['event.passwordFree']).toBe(true);
+    expect(eventFeatures(fullPaymentEvent(T0, { authMethod: 'password_free' }))['event.passwordFree']).toBe(true);
     for (const authMethod of ['password', 'biometric', 'three_ds', 'unknown'] as const) {
-      expect(eventFeatures(fullEvent(T0, { authMethod }))['event.passwordFree'], authMethod).toBe(false);
+      expect(eventFeatures(fullPaymentEvent(T0, { authMethod }))['event.passwordFree'], authMethod).toBe(false);
     }
   });
 });
@@ -127,22 +109,22 @@ describe('account.ageMs', () => {
 
   it('comes from createdAt when the provider sends it', async () => {
     // Created 2026-11-20 09:00, paying 2026-11-22 09:00: two days old.
-    const event = fullEvent(T0, { account: { id: 'acct_created', createdAt: T0 - 48 * HOUR } });
+    const event = fullPaymentEvent(T0, { account: { id: 'acct_created', createdAt: T0 - 48 * HOUR } });
     expect(eventFeatures(event)['account.ageMs']).toBe(48 * HOUR);
     // Our own first sighting (3 h ago) does not override what the provider said.
-    const features = await featuresOf([fullEvent(T0 - 3 * HOUR, { account: { id: 'acct_created' } }), event], windows);
+    const features = await featuresOf([fullPaymentEvent(T0 - 3 * HOUR, { account: { id: 'acct_created' } }), event], windows);
     expect(features['account.ageMs']).toBe(48 * HOUR);
   });
 
   it('comes from our first sighting of the account when createdAt is absent', async () => {
     const account = { id: 'acct_no_created' };
-    const features = await featuresOf([fullEvent(T0 - 3 * HOUR, { account }), fullEvent(T0, { account })], windows);
+    const features = await featuresOf([fullPaymentEvent(T0 - 3 * HOUR, { account }), fullPaymentEvent(T0, { account })], windows);
     expect(features['account.seenForMs']).toBe(3 * HOUR);
     expect(features['account.ageMs']).toBe(3 * HOUR);
   });
 
   it('is absent without createdAt and without velocity (the store is down)', () => {
-    const event = fullEvent(T0, { account: { id: 'acct_x' } });
+    const event = fullPaymentEvent(T0, { account: { id: 'acct_x' } });
     expect(addVelocityFeatures(eventFeatures(event), event, {})).not.toHaveProperty('account.ageMs');
   });
 });
@@ -157,7 +139,7 @@ describe('features a decision builds', () => {
     expect(names).toContain('linkedAccount.passwordFree.amount.24h');
 
     const store = new MemoryVelocityStore({ windows: policy.windows, ...DEFAULT_LIMITS, claimStaleMs: 2_000 }, () => T0);
-    const events = [fullEvent(T0 - 3_600_000), fullEvent(T0)];
+    const events = [fullPaymentEvent(T0 - 3_600_000), fullPaymentEvent(T0)];
     let full: Features = {};
     let built: Features = {};
     for (const event of events) {
@@ -173,7 +155,7 @@ describe('features a decision builds', () => {
   it("are built the same by the policy's compiled builder (same names, same order; absent ones undefined there, left out by buildFeatures)", async () => {
     const policy = loadPolicyFile('policies/default.yaml');
     const store = new MemoryVelocityStore({ windows: policy.windows, ...DEFAULT_LIMITS, claimStaleMs: 2_000 }, () => T0);
-    const events = [fullEvent(T0 - 3_600_000), fullEvent(T0), fullEvent(T0 + 1, { device: undefined, linkedAccount: undefined })];
+    const events = [fullPaymentEvent(T0 - 3_600_000), fullPaymentEvent(T0), fullPaymentEvent(T0 + 1, { device: undefined, linkedAccount: undefined })];
     for (const event of events) {
       const snapshot = await store.record(recordRequest(event, hasher.event(event.provider, event.id), hasher));
       for (const s of [snapshot, {}]) {
