@@ -263,11 +263,13 @@ const wechatCase: fc.Arbitrary<WechatCase> = fc
     tx: txCase,
     id: validId,
     createTime: recentRfc3339,
-    eventType: fc.constantFrom('TRANSACTION.SUCCESS', 'TRANSACTION.SUCCESS', 'TRANSACTION.SUCCESS', 'REFUND.SUCCESS'),
+    eventType: fc.constantFrom('TRANSACTION.SUCCESS', 'TRANSACTION.SUCCESS', 'TRANSACTION.SUCCESS', 'TRANSACTION.SUCCESS', 'TRANSACTION.SUCCESS', 'REFUND.SUCCESS'),
     nonce: fc.stringMatching(/^[0-9a-zA-Z]{12}$/),
     originalType: fc.constantFrom('transaction', 'transaction', undefined),
-    // About half the cases break the envelope; the others break (or not) the transaction inside.
-    envMutations: fc.oneof({ arbitrary: fc.constant([] as Mutation[]), weight: 1 }, { arbitrary: fc.array(envMutation, { minLength: 1, maxLength: 2 }), weight: 1 }),
+    // A third of the cases break the envelope; the others break (or not) the transaction inside.
+    // (Half and half, with a quarter of refunds, left ~97 of 6,000 cases valid against the floor of 75
+    // below: about one seed in 70 failed it. Now ~125 (113-143 in four runs), four standard deviations above it.)
+    envMutations: fc.oneof({ arbitrary: fc.constant([] as Mutation[]), weight: 2 }, { arbitrary: fc.array(envMutation, { minLength: 1, maxLength: 2 }), weight: 1 }),
     envCorruption: fc.oneof({ arbitrary: fc.constant(undefined), weight: 9 }, { arbitrary: corruption, weight: 1 }),
   })
   .map(({ tx, id, createTime, eventType, nonce, originalType, envMutations, envCorruption: corruption }) => {
