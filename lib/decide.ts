@@ -56,20 +56,16 @@ export async function decide(
   startedAt = (deps.now ?? Date.now)(),
   trace: DecisionTrace = { duplicate: false },
 ): Promise<Decision> {
+  // Without operations (replay, simulation) a store that answers in this turn needs no await at all.
+  if (deps.store.inTurn && !deps.operations) return decideInTurn(event, deps, startedAt, trace);
   const now = deps.now ?? Date.now;
   const deadline = startedAt + deps.deadlineMs - RESPONSE_MARGIN_MS;
   const eventKey = deps.hasher.event(event.provider, event.id);
   try {
     const request = recordRequest(event, eventKey, deps.hasher, startedAt);
     const store = deps.store;
-    // Without operations (replay, simulation) there are no lists to read or wait for.
     const operations = deps.operations;
-    // A store that answers in this turn (the memory store, without operations) is called directly;
-    // any other goes through claimAndRecord, which awaits it against the deadline.
-    let claimed: ClaimRecord;
-    let lists: ListMembership | undefined;
-    if (store.inTurn && !operations) claimed = inTurn(deadline, now) && store.inTurn.claimRecord(request, now());
-    else ({ claimed, lists } = await claimAndRecord(event, request, deps, deadline, now));
+    let { claimed, lists } = await claimAndRecord(event, request, deps, deadline, now);
     const claim = claimed.claim;
     let snapshot = claimed.snapshot;
     if (claim.state === 'decided') {
@@ -77,57 +73,119 @@ export async function decide(
       await openReview(event, claim.decision, deps, deadline, now);
       return stored(claim.decision, trace);
     }
-    if (claim.state === 'pending') {
-      // A second delivery while the first is being decided: a duplicate, whether or not its decision comes in time.
-      trace.duplicate = true;
-      const first = await awaitDecision(deps.store, eventKey, deadline, now);
-      return first ? stored(first, trace) : await fallbackWithReview(event, deps, 'duplicate_in_flight', startedAt, trace);
-    }
+    if (claim.state === 'pending') return await awaitFirstDelivery(event, deps, eventKey, deadline, now, startedAt, trace);
     if (!snapshot) [snapshot, lists] = await recordAfterClaim(event, request, deps, deadline, now);
-    trace.features = deps.policy.features(event, snapshot, lists);
-    const evaluation = evaluate(deps.policy, trace.features);
-    trace.shadow = evaluation.shadow;
-    if (evaluation.shadow.length > 0) logger.info('shadow rules matched', { eventId: event.id, shadow: evaluation.shadow });
-    // decisionContext's fields written out in its order (a spread of it costs an object and a slow copy per payment).
-    const decision: Decision = {
-      eventId: event.id,
-      decision: evaluation.decision,
-      score: evaluation.score,
-      reasons: evaluation.reasons,
-      features: evaluation.features,
-      policyVersion: deps.policy.version,
-      degraded: false,
-      provider: event.provider,
-      kind: event.kind,
-      amount: event.amount,
-      occurredAt: isoTime(event.occurredAt),
-      receivedAt: isoTime(startedAt),
-    };
-    if (event.reference) decision.reference = event.reference;
+    const decision = decisionOf(event, deps, snapshot, lists, startedAt, trace);
     // The hour's decision stats are counted alongside the commit (same round trip), never delaying it.
-    const counted = countDecision(operations, decision, evaluation.shadow, deadline, now);
+    const counted = countDecision(operations, decision, trace.shadow!, deadline, now);
     try {
       // Commit: the decision, and what depends on it (approved spend, device trust), once.
-      const strongAuth = STRONG_AUTH.has(event.authMethod);
-      const commit = commitRequest(request, decision, strongAuth);
+      const commit = commitRequest(request, decision, STRONG_AUTH.has(event.authMethod));
       if (store.inTurn && inTurn(deadline, now)) store.inTurn.commit(commit);
       else await commitBeforeDeadline(store, commit, deadline, now);
     } catch (error) {
-      // Counted already; a retry takes over the stale claim and its markers keep it from counting again.
-      logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
+      notStored(event, error);
     }
-    // Without operations (replay, simulation) there is no count to wait for and no review to open.
     if (operations) {
       await counted;
       if (decision.decision === 'hold') await openReview(event, decision, deps, deadline, now);
     }
     return decision;
   } catch (error) {
-    if (!(error instanceof StoreUnavailableError)) throw error;
-    const reason: DegradedReason = error instanceof StoreTimeoutError ? 'store_timeout' : 'store_unavailable';
-    logger.warn('velocity store failed; fallback decision', { eventId: event.id, reason, error: error.message });
-    return fallbackWithReview(event, deps, reason, startedAt, trace);
+    return degraded(event, deps, error, startedAt, trace);
   }
+}
+
+/**
+ * decide() on a store that answers in the caller's turn (store.inTurn: the memory store), without
+ * operations: the same steps, and the decision returned as it is, not in a promise (a replay scores
+ * tens of thousands of payments a second, and a promise and its turn per payment are a good part of
+ * the cost). Only a delivery that waits on another still being decided, and a fallback, are
+ * answered by a promise.
+ */
+export function decideInTurn(
+  event: PaymentEvent,
+  deps: DecideDeps,
+  startedAt = (deps.now ?? Date.now)(),
+  trace: DecisionTrace = { duplicate: false },
+): Decision | Promise<Decision> {
+  const store = deps.store.inTurn;
+  if (!store || deps.operations) throw new Error('decideInTurn: the store does not answer in the caller\'s turn, or there are operations to wait for');
+  const now = deps.now ?? Date.now;
+  const deadline = startedAt + deps.deadlineMs - RESPONSE_MARGIN_MS;
+  const eventKey = deps.hasher.event(event.provider, event.id);
+  try {
+    const request = recordRequest(event, eventKey, deps.hasher, startedAt);
+    const claimed = inTurn(deadline, now) && store.claimRecord(request, now());
+    const claim = claimed.claim;
+    // Without operations a retry of a hold has no review to open.
+    if (claim.state === 'decided') return stored(claim.decision, trace);
+    if (claim.state === 'pending') {
+      return awaitFirstDelivery(event, deps, eventKey, deadline, now, startedAt, trace).catch((error: unknown) => degraded(event, deps, error, startedAt, trace));
+    }
+    const decision = decisionOf(event, deps, claimed.snapshot!, undefined, startedAt, trace);
+    try {
+      if (inTurn(deadline, now)) store.commit(commitRequest(request, decision, STRONG_AUTH.has(event.authMethod)));
+    } catch (error) {
+      notStored(event, error);
+    }
+    return decision;
+  } catch (error) {
+    return degraded(event, deps, error, startedAt, trace);
+  }
+}
+
+/** The policy's decision on the event and its velocity; the features it read and the shadow rules that fired go to the trace. */
+function decisionOf(event: PaymentEvent, deps: DecideDeps, snapshot: VelocitySnapshot, lists: ListMembership | undefined, startedAt: number, trace: DecisionTrace): Decision {
+  trace.features = deps.policy.features(event, snapshot, lists);
+  const evaluation = evaluate(deps.policy, trace.features);
+  trace.shadow = evaluation.shadow;
+  if (evaluation.shadow.length > 0) logger.info('shadow rules matched', { eventId: event.id, shadow: evaluation.shadow });
+  // decisionContext's fields written out in its order (a spread of it costs an object and a slow copy per payment).
+  const decision: Decision = {
+    eventId: event.id,
+    decision: evaluation.decision,
+    score: evaluation.score,
+    reasons: evaluation.reasons,
+    features: evaluation.features,
+    policyVersion: deps.policy.version,
+    degraded: false,
+    provider: event.provider,
+    kind: event.kind,
+    amount: event.amount,
+    occurredAt: isoTime(event.occurredAt),
+    receivedAt: isoTime(startedAt),
+  };
+  if (event.reference) decision.reference = event.reference;
+  return decision;
+}
+
+/** A second delivery while the first is being decided: a duplicate, whether or not its decision comes in time. */
+async function awaitFirstDelivery(
+  event: PaymentEvent,
+  deps: DecideDeps,
+  eventKey: string,
+  deadline: number,
+  now: () => number,
+  startedAt: number,
+  trace: DecisionTrace,
+): Promise<Decision> {
+  trace.duplicate = true;
+  const first = await awaitDecision(deps.store, eventKey, deadline, now);
+  return first ? stored(first, trace) : await fallbackWithReview(event, deps, 'duplicate_in_flight', startedAt, trace);
+}
+
+/** The decision is made but not stored: counted already; a retry takes over the stale claim and its markers keep it from counting again. */
+function notStored(event: PaymentEvent, error: unknown): void {
+  logger.warn('decision not stored', { eventId: event.id, error: (error as Error).message });
+}
+
+/** The fallback decision when the store failed or ran out of time; any other error is rethrown. */
+function degraded(event: PaymentEvent, deps: DecideDeps, error: unknown, startedAt: number, trace: DecisionTrace): Promise<Decision> {
+  if (!(error instanceof StoreUnavailableError)) throw error;
+  const reason: DegradedReason = error instanceof StoreTimeoutError ? 'store_timeout' : 'store_unavailable';
+  logger.warn('velocity store failed; fallback decision', { eventId: event.id, reason, error: error.message });
+  return fallbackWithReview(event, deps, reason, startedAt, trace);
 }
 
 /*

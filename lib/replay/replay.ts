@@ -74,7 +74,11 @@ export async function replay(options: ReplayOptions): Promise<Report> {
           for (const scorer of scorers) await scorer.binding(item.binding, item.clock);
           continue;
         }
-        for (let i = 0; i < scorers.length; i++) outcomes[i] = await scorers[i]!.payment(item.event, item.clock);
+        for (let i = 0; i < scorers.length; i++) {
+          // The memory store's outcome comes without a promise: awaited only when it is one.
+          const scored = scorers[i]!.payment(item.event, item.clock);
+          outcomes[i] = scored instanceof Promise ? await scored : scored;
+        }
         if (outcomes[0]!.repeated) {
           // The same event id again (a provider retry in a canonical history): answered from the stored decision, reported once.
           counts.payments--;

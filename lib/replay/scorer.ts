@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { type DecideDeps, type DecisionTrace, bind, decide } from '../decide.js';
+import { type DecideDeps, type DecisionTrace, bind, decide, decideInTurn } from '../decide.js';
 import type { Binding, Decision, EntityKind, PaymentEvent } from '../events.js';
 import { IdentityHasher, canonicalIp } from '../identity.js';
 import type { Policy } from '../policy/load.js';
@@ -23,8 +23,11 @@ export interface Outcome {
 
 export interface Scorer {
   readonly policy: Policy;
-  /** Scores a payment at `clock` (the recorded receivedAt, or occurredAt for a canonical event). */
-  payment(event: PaymentEvent, clock: number): Promise<Outcome>;
+  /**
+   * Scores a payment at `clock` (the recorded receivedAt, or occurredAt for a canonical event). On the
+   * memory store the outcome comes back as it is (see decideInTurn), else in a promise.
+   */
+  payment(event: PaymentEvent, clock: number): Outcome | Promise<Outcome>;
   binding(binding: Binding, clock: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -112,14 +115,15 @@ function scorer(policy: Policy, options: ScorerOptions, makeStore: (now: () => n
     onStoreFailure: options.onStoreFailure ?? 'hold',
     now,
   };
+  const inTurn = store.inTurn !== undefined;
   return {
     policy,
-    async payment(event, at) {
+    payment(event, at) {
       clock.now = at;
       // The trace says what the webhook's log line says: a repeated id, the shadow rules that fired.
       const trace: DecisionTrace = { duplicate: false };
-      const decision = await decide(event, deps, at, trace);
-      return { decision, shadow: trace.shadow?.length ? trace.shadow : NONE, repeated: trace.duplicate };
+      const decided = inTurn ? decideInTurn(event, deps, at, trace) : decide(event, deps, at, trace);
+      return decided instanceof Promise ? decided.then((decision) => outcome(decision, trace)) : outcome(decided, trace);
     },
     async binding(binding, at) {
       clock.now = at;
@@ -127,6 +131,10 @@ function scorer(policy: Policy, options: ScorerOptions, makeStore: (now: () => n
     },
     close: () => store.close(),
   };
+}
+
+function outcome(decision: Decision, trace: DecisionTrace): Outcome {
+  return { decision, shadow: trace.shadow?.length ? trace.shadow : NONE, repeated: trace.duplicate };
 }
 
 /**
