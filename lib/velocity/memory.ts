@@ -32,14 +32,17 @@ import { RecencySet } from './recency-set.js';
 import { MAX_SUM, saturatingAdd, velocityClock } from './windows.js';
 
 /**
- * An entity's rings, one per kept resolution, laid out one after another in one array (one object
- * and one stretch of memory to fetch per entity, not one per ring): each ring is a slot per bucket
- * (bucket index modulo the ring size) holding the bucket index it was last written for, then slot x
- * metric, then the ring's running totals (see advance). A slot whose index fell out of the ring (at
- * or before the entity's newest bucket minus the ring size) or was overwritten counts as absent: the
- * same buckets as dropping them, without allocating a bucket per write. Counts use plan.counts order;
- * each currency's amounts have an array of their own (plan.amounts order) over the resolutions that
- * keep amounts.
+ * An entity's rings, one per kept resolution, in one array (one object and one stretch of memory to
+ * fetch per entity, not one per ring). First every ring's head: the bucket index its running totals
+ * are valid for, then a total per metric (see advance); then every ring's slots, a slot per bucket
+ * (bucket index modulo the ring size), each the bucket index it was last written for followed by
+ * its metrics. The heads share a cache line or two, and a slot's index and metrics one: an event
+ * and its reads touch those lines and not much more (a replay's entities are far more than the CPU
+ * caches hold, so what an event costs is mostly the lines it fetches). A slot whose index fell out
+ * of the ring (at or before the entity's newest bucket minus the ring size) or was overwritten
+ * counts as absent: the same buckets as dropping them, without allocating a bucket per write.
+ * Counts use plan.counts order; each currency's amounts have an array of their own (plan.amounts
+ * order) over the resolutions that keep amounts.
  */
 type Rings = Float64Array;
 
@@ -56,8 +59,13 @@ interface PreparedRead {
 /** What the hot paths need of an entity's plan, worked out once per store. */
 interface PreparedPlan {
   reads: PreparedRead[];
-  /** Resolution index -> where its ring starts in the entity's count rings, and in a currency's amount rings (-1: amounts not kept there). */
+  /**
+   * Resolution index -> where its ring's head and its slots start in the entity's count rings, and in
+   * a currency's amount rings (-1: amounts not kept there).
+   */
+  countHead: number[];
   countRing: number[];
+  amountHead: number[];
   amountRing: number[];
   /** Empty rings (every slot absent), copied for a new entity or currency. */
   emptyCounts: Rings;
@@ -69,9 +77,20 @@ interface PreparedPlan {
   windows: (sums: Float64Array) => EntityVelocity['windows'];
   distinct: (counts: Float64Array) => EntityVelocity['distinct'];
   newRelations: (flags: number) => EntityVelocity['newRelations'];
+  /** The same answers written into the objects of a reused answer (see #reused). */
+  fillWindows: (into: EntityVelocity['windows'], sums: Float64Array) => void;
+  fillDistinct: (into: EntityVelocity['distinct'], counts: Float64Array) => void;
+  fillNewRelations: (into: EntityVelocity['newRelations'], flags: number) => void;
   /** Scratch for one read: a sum per read, a count per (relation, window) read. */
   sums: Float64Array;
   counts: Float64Array;
+}
+
+/** The facts of a pair in the in-turn record's reused answer (trustedAt undefined: not trusted). */
+interface ReusedPair {
+  firstSeenAt: number;
+  lastSeenAt: number;
+  trustedAt: number | undefined;
 }
 
 interface Pair {
@@ -224,6 +243,21 @@ export class MemoryVelocityStore implements VelocityStore {
   readonly #amountAdds = new Float64Array(AMOUNT_METRICS.length);
   /** The next sweep: after as many writes as there are entries (amortised constant cost per write). */
   #nextSweep = SWEEP_EVERY;
+  /**
+   * The in-turn record's answer, reused: a snapshot with every kind (undefined when the request has
+   * none) and, per kind, its velocity with its windows, distinct and newRelations objects, written
+   * in place. A payment's answer was ~2 KB of new objects for the few microseconds decide reads it.
+   */
+  readonly #reusedSnapshot: Record<EntityKind, EntityVelocity | undefined> = {
+    account: undefined,
+    linkedAccount: undefined,
+    device: undefined,
+    ip: undefined,
+    instrument: undefined,
+    merchant: undefined,
+  };
+  readonly #reused: (EntityVelocity | undefined)[];
+  readonly #reusedPairs: ReusedPair[] = ENTITY_KINDS.map(() => ({ firstSeenAt: 0.5, lastSeenAt: 0.5, trustedAt: undefined }));
 
   constructor(limits: StoreLimits, now: () => number = Date.now) {
     this.#limits = limits;
@@ -252,10 +286,25 @@ export class MemoryVelocityStore implements VelocityStore {
         counts: new Float64Array(distinctReads),
       };
     });
+    this.#reused = this.#prepared.map((prepared) => {
+      if (!prepared) return undefined;
+      // Every field from the start, times as doubles (one shape; no field changes representation later).
+      return {
+        isNew: false,
+        firstSeenAt: 0.5,
+        newestAt: 0.5,
+        countedAt: 0.5,
+        boundAt: undefined,
+        windows: prepared.windows(prepared.sums),
+        distinct: prepared.distinct(prepared.counts),
+        newRelations: prepared.newRelations(0),
+        device: undefined,
+      };
+    });
   }
 
   readonly inTurn: NonNullable<VelocityStore['inTurn']> = {
-    claimRecord: (request, now) => this.#claimRecord(request, now),
+    claimRecord: (request, now) => this.#claimRecord(request, now, true),
     commit: (request) => this.#commit(request),
   };
 
@@ -265,12 +314,12 @@ export class MemoryVelocityStore implements VelocityStore {
 
   /** claim, then record when this attempt may decide the event: one call, as on a single Redis node. */
   async claimRecord(request: RecordRequest, now: number): Promise<ClaimRecord> {
-    return this.#claimRecord(request, now);
+    return this.#claimRecord(request, now, false);
   }
 
-  #claimRecord(request: RecordRequest, now: number): ClaimRecord {
+  #claimRecord(request: RecordRequest, now: number, reuse: boolean): ClaimRecord {
     const claim = this.#claim(request.eventKey, now);
-    return claim.state === 'claimed' || claim.state === 'takeover' ? { claim, snapshot: this.#record(request) } : { claim };
+    return claim.state === 'claimed' || claim.state === 'takeover' ? { claim, snapshot: this.#record(request, reuse) } : { claim };
   }
 
   #claim(eventKey: string, now: number): Claim {
@@ -316,10 +365,11 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   async record(request: RecordRequest): Promise<VelocitySnapshot> {
-    return this.#record(request);
+    return this.#record(request, false);
   }
 
-  #record(request: RecordRequest): VelocitySnapshot {
+  /** Counts the event once and reads its velocity; `reuse`: into the reused answer (the in-turn call), else into new objects. */
+  #record(request: RecordRequest, reuse: boolean): VelocitySnapshot {
     if (++this.#writes >= this.#nextSweep) this.#sweep();
     const t = this.#clock(request);
     const now = this.#now();
@@ -335,7 +385,11 @@ export class MemoryVelocityStore implements VelocityStore {
         entry.markerExpiresAt = markerExpiresAt;
       }
     }
-    const snapshot: VelocitySnapshot = {};
+    let snapshot: VelocitySnapshot;
+    if (reuse) {
+      snapshot = this.#reusedSnapshot;
+      snapshot.account = snapshot.linkedAccount = snapshot.device = snapshot.ip = snapshot.instrument = snapshot.merchant = undefined;
+    } else snapshot = {};
     const recorded = this.#recorded;
     const entities = request.entities;
     for (let i = 0; i < entities.length; i++) {
@@ -355,7 +409,7 @@ export class MemoryVelocityStore implements VelocityStore {
       }
       state ??= this.#create(kind, entity.key);
       recorded.states[i] = state;
-      answer(snapshot, kind, this.#read(state, plan, this.#prepared[kind]!, request, entity, t, flags ?? 0));
+      answer(snapshot, kind, this.#read(state, plan, this.#prepared[kind]!, request, entity, t, flags ?? 0, reuse ? this.#reused[kind] : undefined));
     }
     recorded.entities = entities;
     recorded.epoch = this.#epoch;
@@ -440,18 +494,19 @@ export class MemoryVelocityStore implements VelocityStore {
       if (idx <= top - r.slots) continue; // older than the ring: counts only in its own answer
       const s = idx >= 0 ? idx % r.slots : slotOf(idx, r.slots); // the modulo inline: #count is too long for V8 to inline slotOf
       const ring = prepared.countRing[i]!;
-      const totals = advance(data!, ring, r.slots, nCounts, top);
-      const at = bucketAt(data!, ring, r.slots, s, idx, nCounts);
+      const totals = advance(data!, prepared.countHead[i]!, ring, r.slots, nCounts, top);
+      const at = bucketAt(data!, ring, s, idx, nCounts);
       for (let k = 0; k < nCounts; k++) data![at + k]! += countAdds[k]!;
       if (totals >= 0) for (let k = 0; k < nCounts; k++) data![totals + k]! += countAdds[k]!;
       if (keepsCurrency && r.amounts) {
         counted = true;
         sums ??= amountRings(state, prepared, currency);
         const amountRing = prepared.amountRing[i]!;
-        const amountTotals = advance(sums, amountRing, r.slots, nAmounts, top);
-        const from = bucketAt(sums, amountRing, r.slots, s, idx, nAmounts);
+        const amountHead = prepared.amountHead[i]!;
+        const amountTotals = advance(sums, amountHead, amountRing, r.slots, nAmounts, top);
+        const from = bucketAt(sums, amountRing, s, idx, nAmounts);
         for (let k = 0; k < nAmounts; k++) sums[from + k] = saturatingAdd(sums[from + k]!, amountAdds[k]!);
-        if (amountTotals >= 0) addToTotals(sums, amountRing, r.slots, nAmounts, amountTotals, amountAdds, -1);
+        if (amountTotals >= 0) addToTotals(sums, amountHead, nAmounts, amountAdds, -1);
       }
     }
     if (counted && keepsCurrency) {
@@ -515,8 +570,8 @@ export class MemoryVelocityStore implements VelocityStore {
         const data = (state.counts ??= prepared.emptyCounts.slice());
         const s = idx >= 0 ? idx % r.slots : slotOf(idx, r.slots);
         const ring = prepared.countRing[i]!;
-        const totals = advance(data, ring, r.slots, nCounts, top);
-        const at = bucketAt(data, ring, r.slots, s, idx, nCounts);
+        const totals = advance(data, prepared.countHead[i]!, ring, r.slots, nCounts, top);
+        const at = bucketAt(data, ring, s, idx, nCounts);
         if (counts >= 0) {
           data[at + counts]! += 1;
           if (totals >= 0) data[totals + counts]! += 1;
@@ -525,10 +580,11 @@ export class MemoryVelocityStore implements VelocityStore {
           const sums = amountRings(state, prepared, request.currency);
           const nAmounts = plan.amounts.length;
           const amountRing = prepared.amountRing[i]!;
-          const amountTotals = advance(sums, amountRing, r.slots, nAmounts, top);
-          const from = bucketAt(sums, amountRing, r.slots, s, idx, nAmounts) + amounts;
+          const amountHead = prepared.amountHead[i]!;
+          const amountTotals = advance(sums, amountHead, amountRing, r.slots, nAmounts, top);
+          const from = bucketAt(sums, amountRing, s, idx, nAmounts) + amounts;
           sums[from] = saturatingAdd(sums[from]!, request.amountMinor);
-          if (amountTotals >= 0) addToTotals(sums, amountRing, r.slots, nAmounts, amountTotals, request.amountMinor, amounts);
+          if (amountTotals >= 0) addToTotals(sums, amountHead, nAmounts, request.amountMinor, amounts);
         }
       }
     }
@@ -575,17 +631,34 @@ export class MemoryVelocityStore implements VelocityStore {
     return pair.trusted === undefined;
   }
 
-  #pair(state: EntityState, plan: EntityPlan, entity: EntityUpdate): PairFacts | null | undefined {
+  /** The pair's facts: written into `into` when given (the reused answer's), else a new object. */
+  #pair(state: EntityState, plan: EntityPlan, entity: EntityUpdate, into: ReusedPair | undefined): PairFacts | null | undefined {
     if (!plan.pairs) return undefined;
     const device = memberOf(entity, 'device');
     if (device === undefined) return undefined;
     const pair = state.pairs?.get(device);
     if (!pair || pair.last <= (state.newest ?? -Infinity) - this.#plan.deviceRetentionMs) return null;
+    if (into !== undefined) {
+      into.firstSeenAt = pair.first;
+      into.lastSeenAt = pair.last;
+      into.trustedAt = pair.trusted;
+      return into;
+    }
     // Two literals, not a conditional spread (an extra object and a slow copy per read).
     return pair.trusted !== undefined ? { firstSeenAt: pair.first, lastSeenAt: pair.last, trustedAt: pair.trusted } : { firstSeenAt: pair.first, lastSeenAt: pair.last };
   }
 
-  #read(state: EntityState, plan: EntityPlan, prepared: PreparedPlan, request: RecordRequest, entity: EntityUpdate, t: number, flags: number): EntityVelocity {
+  /** The entity's velocity for this event: written into `into` when given (the reused answer), else a new object. */
+  #read(
+    state: EntityState,
+    plan: EntityPlan,
+    prepared: PreparedPlan,
+    request: RecordRequest,
+    entity: EntityUpdate,
+    t: number,
+    flags: number,
+    into: EntityVelocity | undefined,
+  ): EntityVelocity {
     const newest = state.newest ?? t;
     const untrusted = request.passwordFree && this.#untrusted(state, plan, entity);
     const nCounts = plan.counts.length;
@@ -609,20 +682,20 @@ export class MemoryVelocityStore implements VelocityStore {
         const ring = prepared.amountRing[ri]!;
         if (sums && ring >= 0) {
           // Every live bucket (the usual case: a window spans its ring): the running total, when exact.
-          const totals = lo === live ? advance(sums, ring, r.slots, nAmounts, top) : -1;
+          const totals = lo === live ? advance(sums, prepared.amountHead[ri]!, ring, r.slots, nAmounts, top) : -1;
           if (totals >= 0) sum = sums[totals + k]!;
           else {
-            const from = ring + r.slots;
-            for (let s = 0; s < r.slots; s++) if (sums[ring + s]! >= lo) sum = saturatingAdd(sum, sums[from + s * nAmounts + k]!);
+            const stride = nAmounts + 1;
+            for (let s = 0, at = ring; s < r.slots; s++, at += stride) if (sums[at]! >= lo) sum = saturatingAdd(sum, sums[at + 1 + k]!);
           }
         }
       } else if (counts) {
         const ring = prepared.countRing[ri]!;
-        const totals = lo === live ? advance(counts, ring, r.slots, nCounts, top) : -1;
+        const totals = lo === live ? advance(counts, prepared.countHead[ri]!, ring, r.slots, nCounts, top) : -1;
         if (totals >= 0) sum = counts[totals + k]!;
         else {
-          const from = ring + r.slots;
-          for (let s = 0; s < r.slots; s++) if (counts[ring + s]! >= lo) sum += counts[from + s * nCounts + k]!;
+          const stride = nCounts + 1;
+          for (let s = 0, at = ring; s < r.slots; s++, at += stride) if (counts[at]! >= lo) sum += counts[at + 1 + k]!;
         }
       }
       const missed = Math.floor(t / r.bucketMs) <= Math.floor(newest / r.bucketMs) - r.slots || (amount && state.currencies?.has(request.currency) !== true);
@@ -636,13 +709,25 @@ export class MemoryVelocityStore implements VelocityStore {
       const set = state.related[i];
       for (let w = 0; w < read.length; w++) distinctCounts[c++] = set ? set.countAfter(t - read[w]!.ms) : 0;
     }
+    const bound = state.boundAt !== undefined && (state.unboundAt === undefined || state.unboundAt < state.boundAt);
+    const isNew = (flags & 1) !== 0;
+    const firstSeenAt = state.firstSeen ?? t;
+    if (into !== undefined) {
+      prepared.fillWindows(into.windows, answers);
+      prepared.fillDistinct(into.distinct, distinctCounts);
+      prepared.fillNewRelations(into.newRelations, flags);
+      into.isNew = isNew;
+      into.firstSeenAt = firstSeenAt;
+      into.newestAt = newest;
+      into.countedAt = t;
+      into.boundAt = bound ? state.boundAt : undefined;
+      into.device = this.#pair(state, plan, entity, this.#reusedPairs[kindIndex(entity.kind)]);
+      return into;
+    }
     const windows = prepared.windows(answers);
     const distinct = prepared.distinct(distinctCounts);
     const newRelations = prepared.newRelations(flags);
-    const bound = state.boundAt !== undefined && (state.unboundAt === undefined || state.unboundAt < state.boundAt);
-    const pair = this.#pair(state, plan, entity);
-    const isNew = (flags & 1) !== 0;
-    const firstSeenAt = state.firstSeen ?? t;
+    const pair = this.#pair(state, plan, entity, undefined);
     // Written out in the order of the type (boundAt and device only when there are some).
     const velocity: EntityVelocity = bound
       ? { isNew, firstSeenAt, newestAt: newest, countedAt: t, boundAt: state.boundAt!, windows, distinct, newRelations }
@@ -766,114 +851,129 @@ function ownContribution(metric: Metric, request: RecordRequest, untrusted: bool
  * (megamorphic) path for every one; a literal is one allocation of the final shape. Names are
  * embedded as JSON strings (window names come from the policy file).
  */
-function answerBuilders(plan: EntityPlan): Pick<PreparedPlan, 'windows' | 'distinct' | 'newRelations'> {
+function answerBuilders(plan: EntityPlan): Pick<PreparedPlan, 'windows' | 'distinct' | 'newRelations' | 'fillWindows' | 'fillDistinct' | 'fillNewRelations'> {
   const key = (name: string) => JSON.stringify(name);
-  const byWindow = new Map<string, string[]>();
+  // [outer key, [inner key, value]...] per object, for both the literal and the writes into a reused one.
+  const byWindow = new Map<string, [string, string][]>();
   plan.reads.forEach(({ metric, window }, j) => {
     const fields = byWindow.get(window.name) ?? [];
-    fields.push(`${key(metric)}: sums[${j}]`);
+    fields.push([key(metric), `sums[${j}]`]);
     byWindow.set(window.name, fields);
   });
-  const windows = [...byWindow].map(([name, fields]) => `${key(name)}: { ${fields.join(', ')} }`);
+  const windows = [...byWindow].map(([name, fields]) => [key(name), fields] as const);
   let c = 0;
   const distinct = plan.relations
     .filter((r) => r.windows.length > 0)
-    .map((r) => `${key(r.relation)}: { ${r.windows.map((w) => `${key(w.name)}: counts[${c++}]`).join(', ')} }`);
-  const relations = plan.relations.map((r, i) => `${key(r.relation)}: (flags & ${1 << (i + 1)}) !== 0`);
-  const compile = (parameter: string, fields: string[]) => new Function(parameter, `return { ${fields.join(', ')} };`) as never;
-  return { windows: compile('sums', windows), distinct: compile('counts', distinct), newRelations: compile('flags', relations) };
+    .map((r) => [key(r.relation), r.windows.map((w) => [key(w.name), `counts[${c++}]`] as [string, string])] as const);
+  const relations = plan.relations.map((r, i) => [key(r.relation), `(flags & ${1 << (i + 1)}) !== 0`] as const);
+  const literal = (fields: readonly (readonly [string, string | [string, string][]])[]): string =>
+    `{ ${fields.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : literal(v)}`).join(', ')} }`;
+  const compile = (parameter: string, fields: readonly (readonly [string, string | [string, string][]])[]) =>
+    new Function(parameter, `return ${literal(fields)};`) as never;
+  // o["name"] with a literal name is a named store, as in the literal.
+  const writes = (fields: readonly (readonly [string, string | [string, string][]])[]): string[] =>
+    fields.flatMap(([k, v]) => (typeof v === 'string' ? [`into[${k}] = ${v};`] : v.map(([inner, value]) => `into[${k}][${inner}] = ${value};`)));
+  const fill = (parameter: string, fields: readonly (readonly [string, string | [string, string][]])[]) =>
+    new Function('into', parameter, writes(fields).join('\n')) as never;
+  return {
+    windows: compile('sums', windows),
+    distinct: compile('counts', distinct),
+    newRelations: compile('flags', relations),
+    fillWindows: fill('sums', windows),
+    fillDistinct: fill('counts', distinct),
+    fillNewRelations: fill('flags', relations),
+  };
 }
 
-/** Where each resolution's ring starts in an entity's count rings and in a currency's amount rings, and both empty. */
-function ringLayout(plan: EntityPlan): Pick<PreparedPlan, 'countRing' | 'amountRing' | 'emptyCounts' | 'emptyAmounts'> {
-  const countRing: number[] = [];
-  const amountRing: number[] = [];
-  const countIndexes: [number, number][] = [];
-  const amountIndexes: [number, number][] = [];
-  let counts = 0;
-  let amounts = 0;
-  // Slot indexes, then the slots' metrics, then the totals' bucket index and one total per metric.
-  const ringSize = (slots: number, width: number) => slots + slots * width + 1 + width;
-  for (const r of plan.resolutions) {
-    countRing.push(counts);
-    countIndexes.push([counts, counts + r.slots], [counts + r.slots * (1 + plan.counts.length), counts + r.slots * (1 + plan.counts.length) + 1]);
-    counts += ringSize(r.slots, plan.counts.length);
-    if (!r.amounts) {
-      amountRing.push(-1);
-      continue;
+/** Where each resolution's head and slots start in an entity's count rings and in a currency's amount rings, and both empty. */
+function ringLayout(plan: EntityPlan): Pick<PreparedPlan, 'countHead' | 'countRing' | 'amountHead' | 'amountRing' | 'emptyCounts' | 'emptyAmounts'> {
+  // Heads first (each the totals' bucket index and a total per metric), then the slots (each its bucket index and its metrics).
+  const layout = (resolutions: readonly { slots: number }[], width: number) => {
+    const heads: number[] = [];
+    const rings: number[] = [];
+    let at = 0;
+    for (let i = 0; i < resolutions.length; i++, at += 1 + width) heads.push(at);
+    for (const r of resolutions) {
+      rings.push(at);
+      at += r.slots * (1 + width);
     }
-    amountRing.push(amounts);
-    amountIndexes.push([amounts, amounts + r.slots], [amounts + r.slots * (1 + plan.amounts.length), amounts + r.slots * (1 + plan.amounts.length) + 1]);
-    amounts += ringSize(r.slots, plan.amounts.length);
-  }
-  // Every slot and the totals' index start absent (-Infinity): no bucket, totals to be worked out.
-  const empty = (size: number, indexes: [number, number][]) => {
-    const rings = new Float64Array(size);
-    for (const [from, to] of indexes) rings.fill(-Infinity, from, to);
-    return rings;
+    // Every slot and every head start absent (-Infinity): no bucket, totals to be worked out.
+    const empty = new Float64Array(at);
+    for (const head of heads) empty[head] = -Infinity;
+    resolutions.forEach((r, i) => {
+      for (let s = 0; s < r.slots; s++) empty[rings[i]! + s * (1 + width)] = -Infinity;
+    });
+    return { heads, rings, empty };
   };
-  return { countRing, amountRing, emptyCounts: empty(counts, countIndexes), emptyAmounts: empty(amounts, amountIndexes) };
+  const counts = layout(plan.resolutions, plan.counts.length);
+  const kept = plan.resolutions.filter((r) => r.amounts);
+  const amounts = layout(kept, plan.amounts.length);
+  // Amount positions by resolution index (-1 where amounts are not kept).
+  let next = 0;
+  const byResolution = (positions: number[]) => plan.resolutions.map((r) => (r.amounts ? positions[next++]! : -1));
+  const amountHead = byResolution(amounts.heads);
+  next = 0;
+  const amountRing = byResolution(amounts.rings);
+  return { countHead: counts.heads, countRing: counts.rings, amountHead, amountRing, emptyCounts: counts.empty, emptyAmounts: amounts.empty };
 }
 
 /**
- * Running totals: a ring keeps, after its slots, the sum per metric of its live buckets (those after
- * its newest bucket `top` minus its size), with the `top` they are valid for. A window that spans
- * its ring (plan.ts sizes a ring to its longest window: window / bucket + 1 slots) then reads one
- * number instead of every slot; the scan stays for reads that start later (a late event's window)
- * and for totals that cannot be exact (an amount total past 2^53 - 1). Brings the totals to `top`:
- * subtracts the buckets that left the ring since (fewer than its size), or works them out again from
- * the slots (first use, a jump of a whole ring, or not exact before). Returns where the totals start,
+ * Running totals: a ring's head keeps the sum per metric of its live buckets (those after its newest
+ * bucket `top` minus its size), with the `top` they are valid for. A window that spans its ring
+ * (plan.ts sizes a ring to its longest window: window / bucket + 1 slots) then reads one number
+ * instead of every slot; the scan stays for reads that start later (a late event's window) and for
+ * totals that cannot be exact (an amount total past 2^53 - 1). Brings the totals to `top`: subtracts
+ * the buckets that left the ring since (fewer than its size), or works them out again from the slots
+ * (first use, a jump of a whole ring, or not exact before). Returns where the totals start (head + 1),
  * or -1 when they are not exact (the caller scans; the next advance works them out again).
  */
-function advance(rings: Rings, ring: number, slots: number, width: number, top: number): number {
-  const at = ring + slots + slots * width;
-  const valid = rings[at]!;
-  if (valid === top) return at + 1;
+function advance(rings: Rings, head: number, ring: number, slots: number, width: number, top: number): number {
+  const valid = rings[head]!;
+  if (valid === top) return head + 1;
   const live = top - slots + 1;
+  const stride = width + 1;
   if (valid < top && top - valid < slots) {
     // Buckets valid - slots + 1 .. live - 1 were live and are not any more.
     for (let idx = valid - slots + 1; idx < live; idx++) {
-      const s = idx >= 0 ? idx % slots : slotOf(idx, slots);
-      if (rings[ring + s] !== idx) continue;
-      const from = ring + slots + s * width;
-      for (let k = 0; k < width; k++) rings[at + 1 + k]! -= rings[from + k]!;
+      const at = ring + (idx >= 0 ? idx % slots : slotOf(idx, slots)) * stride;
+      if (rings[at] !== idx) continue;
+      for (let k = 1; k <= width; k++) rings[head + k]! -= rings[at + k]!;
     }
-    rings[at] = top;
-    return at + 1;
+    rings[head] = top;
+    return head + 1;
   }
-  for (let k = 0; k < width; k++) rings[at + 1 + k] = 0;
+  for (let k = 1; k <= width; k++) rings[head + k] = 0;
   let exact = true;
-  for (let s = 0; s < slots; s++) {
-    if (rings[ring + s]! < live) continue;
-    const from = ring + slots + s * width;
-    for (let k = 0; k < width; k++) if ((rings[at + 1 + k]! += rings[from + k]!) > MAX_SUM) exact = false;
+  for (let s = 0, at = ring; s < slots; s++, at += stride) {
+    if (rings[at]! < live) continue;
+    for (let k = 1; k <= width; k++) if ((rings[head + k]! += rings[at + k]!) > MAX_SUM) exact = false;
   }
-  rings[at] = exact ? top : NaN;
-  return exact ? at + 1 : -1;
+  rings[head] = exact ? top : NaN;
+  return exact ? head + 1 : -1;
 }
 
 /**
  * Adds to an amount ring's totals (every metric's `adds`, or `add` to metric `only`); a total past
  * 2^53 - 1 is no longer exact, and the ring's totals are then worked out again at the next advance.
  */
-function addToTotals(rings: Rings, ring: number, slots: number, width: number, totals: number, adds: Float64Array | number, only: number): void {
+function addToTotals(rings: Rings, head: number, width: number, adds: Float64Array | number, only: number): void {
   let exact = true;
-  if (typeof adds === 'number') exact = (rings[totals + only]! += adds) <= MAX_SUM;
-  else for (let k = 0; k < width; k++) if ((rings[totals + k]! += adds[k]!) > MAX_SUM) exact = false;
-  if (!exact) rings[ring + slots + slots * width] = NaN;
+  if (typeof adds === 'number') exact = (rings[head + 1 + only]! += adds) <= MAX_SUM;
+  else for (let k = 0; k < width; k++) if ((rings[head + 1 + k]! += adds[k]!) > MAX_SUM) exact = false;
+  if (!exact) rings[head] = NaN;
 }
 
 /**
- * Where bucket idx's metrics start in the ring at `ring` (slot s), the slot cleared first when it
- * held an older bucket (never a live one: see advance).
+ * Where bucket idx's metrics start in the ring whose slots start at `ring` (slot s), the slot
+ * cleared first when it held an older bucket (never a live one: see advance).
  */
-function bucketAt(rings: Rings, ring: number, slots: number, s: number, idx: number, width: number): number {
-  const at = ring + slots + s * width;
-  if (rings[ring + s] !== idx) {
-    rings[ring + s] = idx;
-    for (let k = at; k < at + width; k++) rings[k] = 0; // a metric or three: a loop, not a call into fill
+function bucketAt(rings: Rings, ring: number, s: number, idx: number, width: number): number {
+  const at = ring + s * (width + 1);
+  if (rings[at] !== idx) {
+    rings[at] = idx;
+    for (let k = at + 1; k <= at + width; k++) rings[k] = 0; // a metric or three: a loop, not a call into fill
   }
-  return at;
+  return at + 1;
 }
 
 /** The currency's amount rings of an entity, made empty at its first write. */

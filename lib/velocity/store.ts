@@ -151,7 +151,9 @@ export interface VelocityStore {
    * Set by a store that answers in the caller's own turn (the embedded memory store): claimRecord
    * and commit as plain calls. decide uses them where it would await the promise versions, so a
    * replay's payment suspends no frame and settles no promise per store call; what is counted,
-   * read and stored is the same.
+   * read and stored is the same. The snapshot claimRecord returns here is the store's own, reused:
+   * it holds until the next in-turn claimRecord (decide reads it before then and keeps nothing of
+   * it), where the promise versions hand out a new one each time.
    */
   readonly inTurn?: {
     claimRecord(request: RecordRequest, now: number): ClaimRecord;
