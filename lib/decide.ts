@@ -115,7 +115,8 @@ export function decideInTurn(
   const deadline = startedAt + deps.deadlineMs - RESPONSE_MARGIN_MS;
   const eventKey = deps.hasher.event(event.provider, event.id);
   try {
-    const request = recordRequest(event, eventKey, deps.hasher, startedAt);
+    // Its entities' objects are reused: the in-turn store keeps none of them (see REUSED_ENTITIES).
+    const request = buildRecordRequest(event, eventKey, deps.hasher, startedAt, true);
     const claimed = inTurn(deadline, now) && store.claimRecord(request, now());
     const claim = claimed.claim;
     // Without operations a retry of a hold has no review to open.
@@ -270,6 +271,11 @@ const STRONG_AUTH: ReadonlySet<PaymentEvent['authMethod']> = new Set(['password'
  * `receivedAt` is when the request arrived: the velocity clock bounds the event's time by it.
  */
 export function recordRequest(event: PaymentEvent, eventKey: string, hasher: IdentityHasher, receivedAt?: number): RecordRequest {
+  return buildRecordRequest(event, eventKey, hasher, receivedAt, false);
+}
+
+/** recordRequest; with `reuse`, each entity's update, members array and member object are REUSED_ENTITIES' (a new entities array each time). */
+function buildRecordRequest(event: PaymentEvent, eventKey: string, hasher: IdentityHasher, receivedAt: number | undefined, reuse: boolean): RecordRequest {
   // Plain loops over arrays in the entity kinds' order: this runs for every payment (a replay's hot path).
   // Arrays are made at their final length: the first push on [] reserves 17 slots.
   // One member object per present kind, shared by every entity it relates to (read-only to the stores).
@@ -281,7 +287,12 @@ export function recordRequest(event: PaymentEvent, eventKey: string, hasher: Ide
     const id = rawEntityId(event, kind);
     const key = id === undefined ? undefined : hasher.entity(kind, id);
     hashed[i] = key;
-    asMember[i] = key === undefined ? undefined : { relation: kind, member: key };
+    if (key === undefined) asMember[i] = undefined;
+    else if (reuse) {
+      const member = REUSED_ENTITIES[i]!.member;
+      member.member = key;
+      asMember[i] = member;
+    } else asMember[i] = { relation: kind, member: key };
     if (id !== undefined) present++;
   }
   const entities = new Array<EntityUpdate>(present);
@@ -290,6 +301,19 @@ export function recordRequest(event: PaymentEvent, eventKey: string, hasher: Ide
     const key = hashed[i];
     if (key === undefined) continue;
     const relations = RELATION_INDEXES[i]!;
+    if (reuse) {
+      const update = REUSED_ENTITIES[i]!.update;
+      const members = update.members;
+      let n = 0;
+      for (let r = 0; r < relations.length; r++) {
+        const member = asMember[relations[r]!];
+        if (member !== undefined) members[n++] = member;
+      }
+      members.length = n;
+      update.key = key;
+      entities[e++] = update;
+      continue;
+    }
     let n = 0;
     for (let r = 0; r < relations.length; r++) if (hashed[relations[r]!] !== undefined) n++;
     const members = new Array<EntityUpdate['members'][number]>(n);
@@ -318,6 +342,15 @@ function commitRequest(request: RecordRequest, decision: Decision, strongAuth: b
     ? { eventKey, at, receivedAt, amountMinor, currency, passwordFree, entities, decision, strongAuth }
     : { eventKey, at, amountMinor, currency, passwordFree, entities, decision, strongAuth };
 }
+
+/**
+ * Per entity kind, the update and member object decideInTurn's requests reuse, rewritten for each
+ * payment: a store that answers in the caller's turn reads them within its call and keeps only their
+ * strings (keys and members), so ~1 KB of objects per payment need not be made. The entities array
+ * is new each time (the memory store tells its own commit's request from another's by it).
+ */
+const REUSED_ENTITIES: readonly { readonly update: { kind: EntityKind; key: string; members: EntityUpdate['members'][number][] }; readonly member: { relation: EntityKind; member: string } }[] =
+  ENTITY_KINDS.map((kind) => ({ update: { kind, key: '', members: [] }, member: { relation: kind, member: '' } }));
 
 /** recordRequest's hashed ids by kind, and each as a member (synchronous, emptied after each use). */
 const HASHED_SCRATCH: (string | undefined)[] = ENTITY_KINDS.map(() => undefined);

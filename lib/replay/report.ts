@@ -280,15 +280,19 @@ class PolicyAccumulator {
     r.scores[label ?? 'unlabelled'][bin]!++;
 
     // Rules: hits, decisive hits (held, and approved with that rule removed), shadow rules' would-be holds.
+    // Indexed loops here and in ReportBuilder.add: this runs for every payment, and an iterator or a
+    // callback's closure per loop was a good part of a replay's allocations.
+    const reasons = decision.reasons;
     let sum = 0;
     let forced = 0;
-    for (const reason of decision.reasons) {
-      const info = this.rules.get(reason.rule);
+    for (let j = 0; j < reasons.length; j++) {
+      const info = this.rules.get(reasons[j]!.rule);
       if (!info) continue; // store-failure
       sum += info.score;
       if (info.hold) forced++;
     }
-    for (const reason of decision.reasons) {
+    for (let j = 0; j < reasons.length; j++) {
+      const reason = reasons[j]!;
       const info = this.rules.get(reason.rule);
       const stats = this.#ruleStats.get(reason.rule);
       if (!info || !stats) continue;
@@ -301,7 +305,8 @@ class PolicyAccumulator {
       if (!decision.degraded && !this.#holds(sum - info.score, forced - (info.hold ? 1 : 0))) stats.decisive++;
       if (label) this.#positive(reason.rule, label);
     }
-    for (const rule of outcome.shadow) {
+    for (let j = 0; j < outcome.shadow.length; j++) {
+      const rule = outcome.shadow[j]!;
       const info = this.rules.get(rule)!;
       const stats = this.#ruleStats.get(rule)!;
       stats.hits++;
@@ -414,7 +419,8 @@ export class ReportBuilder {
     const label = this.label(event.id);
     const segments = this.#options.segments?.get(event.id);
     const examples = this.#options.examples ?? 10;
-    outcomes.forEach((outcome, i) => {
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i]!;
       const accumulator = this.#policies[i]!;
       accumulator.add(event, clock, outcome, label, amount, segments);
       if (recorded && !recorded.degraded && recorded.policyVersion === accumulator.policy.version) {
@@ -434,12 +440,13 @@ export class ReportBuilder {
           }
         }
       }
-    });
+    }
     const base = outcomes[0]?.decision;
     if (!base) return;
-    this.#comparisons.forEach((comparison, i) => {
+    for (let i = 0; i < this.#comparisons.length; i++) {
+      const comparison = this.#comparisons[i]!;
       const other = outcomes[i + 1]!.decision;
-      if (other.decision === base.decision) return;
+      if (other.decision === base.decision) continue;
       const direction = other.decision === 'hold' ? comparison.approveToHold : comparison.holdToApprove;
       const list = other.decision === 'hold' ? comparison.examples.approveToHold : comparison.examples.holdToApprove;
       direction.total++;
@@ -457,7 +464,7 @@ export class ReportBuilder {
           to: { decision: other.decision, score: other.score, rules: other.reasons.map((x) => x.rule) },
         });
       }
-    });
+    }
   }
 
   finish(history: HistorySummary, labelsSource?: { source: string; fraud: number; legit: number }): Report {
