@@ -506,7 +506,9 @@ function inTurn(deadline: number, now: () => number): true {
  * delivery: undefined (duplicate_in_flight), not a store timeout. A store that fails is reported.
  */
 async function awaitDecision(store: VelocityStore, eventKey: string, deadline: number, now: () => number): Promise<Decision | undefined> {
-  while (now() + DUPLICATE_POLL_MS < deadline) {
+  // At most as many polls as fit before the deadline, whatever the clock does: a replay's clock (the
+  // recorded time) stands still while it decides, and would otherwise keep this loop going forever.
+  for (let polls = Math.ceil((deadline - now()) / DUPLICATE_POLL_MS); polls > 0 && now() + DUPLICATE_POLL_MS < deadline; polls--) {
     await new Promise((r) => setTimeout(r, DUPLICATE_POLL_MS));
     try {
       const decision = await beforeDeadline(() => store.readDecision(eventKey), deadline, now);

@@ -154,6 +154,20 @@ describe('decide on a store that answers in its caller turn (the memory store)',
     expect(countOf(answered)).toBe(1);
     expect(await store.readDecision(deps.hasher.event(event.provider, event.id))).toBeUndefined();
   });
+
+  it('answers a delivery of an event still being decided within its polls when the clock stands still (a replay\'s)', async () => {
+    const { store, deps } = setup();
+    const event = paymentEvent({ occurredAt: clock.now });
+    // Another attempt holds the claim and never stores a decision; decide's clock never moves.
+    expect(await store.claim(deps.hasher.event(event.provider, event.id), clock.now)).toEqual({ state: 'claimed' });
+    const trace = { duplicate: false };
+    const started = Date.now();
+    const answered = await decide(event, deps, clock.now, trace);
+    expect(answered).toMatchObject({ decision: 'hold', degraded: 'duplicate_in_flight' });
+    expect(trace.duplicate).toBe(true);
+    // Bounded by the polls that fit in the deadline (800 ms / 15 ms), not by the clock; generous slack for a busy machine.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 30_000);
 });
 
 describe('decide when Redis fails', () => {
