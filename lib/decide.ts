@@ -65,7 +65,8 @@ export async function decide(
     const request = recordRequest(event, eventKey, deps.hasher, startedAt);
     const store = deps.store;
     const operations = deps.operations;
-    let { claimed, lists } = await claimAndRecord(event, request, deps, deadline, now);
+    const { claimed, lists: listsRead } = await claimAndRecord(event, request, deps, deadline, now);
+    let lists = listsRead;
     const claim = claimed.claim;
     let snapshot = claimed.snapshot;
     if (claim.state === 'decided') {
