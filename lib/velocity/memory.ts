@@ -909,11 +909,10 @@ function ringLayout(plan: EntityPlan): Pick<PreparedPlan, 'countHead' | 'countRi
   const kept = plan.resolutions.filter((r) => r.amounts);
   const amounts = layout(kept, plan.amounts.length);
   // Amount positions by resolution index (-1 where amounts are not kept).
-  let next = 0;
-  const byResolution = (positions: number[]) => plan.resolutions.map((r) => (r.amounts ? positions[next++]! : -1));
-  const amountHead = byResolution(amounts.heads);
-  next = 0;
-  const amountRing = byResolution(amounts.rings);
+  let k = 0;
+  const amountIndex = plan.resolutions.map((r) => (r.amounts ? k++ : -1));
+  const amountHead = amountIndex.map((j) => (j < 0 ? -1 : amounts.heads[j]!));
+  const amountRing = amountIndex.map((j) => (j < 0 ? -1 : amounts.rings[j]!));
   return { countHead: counts.heads, countRing: counts.rings, amountHead, amountRing, emptyCounts: counts.empty, emptyAmounts: amounts.empty };
 }
 
