@@ -40,6 +40,7 @@ import { freePort } from '../../scripts/redis-server.js';
 import { startRedisClusterRetrying } from '../support/global-redis.js';
 import { pool } from '../support/redis-control.js';
 import { clusterNodes, keepEverythingPolicy, randomKey, testLimits } from '../support/stores.js';
+import { SHARED_ENTITIES, type Wire, newRun, rawIds, wireEvent } from '../support/wire-events.js';
 
 /**
  * A cluster client for reading and checking, fast: auto-pipelined, which is fine while the slot map
@@ -129,45 +130,12 @@ const CONCURRENCY = 8;
 /** Load before and after the failover. */
 const STEADY_MS = 1_500;
 
-interface Wire {
-  id: string;
-  kind: 'authorization';
-  occurredAt: string;
-  amount: { minor: number; currency: 'CNY' };
-  account: { id: string; twoFactor: boolean };
-  linkedAccount: { id: string; kind: 'apple_id' };
-  merchant: { id: string };
-  instrument: { id: string; kind: 'agreement' };
-  authMethod: 'password_free' | 'password';
-  device: { id: string };
-  ip: string;
-}
-
-/** Event i of a run: entities shared by consecutive events (in flight together), so counters move under the failover. */
-function loadEvent(run: string, net: string, occurredAt: string, i: number): Wire {
-  return {
-    id: `evt_${run}_${i}`,
-    kind: 'authorization',
-    occurredAt,
-    amount: { minor: 100 + (i % 900), currency: 'CNY' },
-    account: { id: `acct_${run}_${Math.floor(i / 10)}`, twoFactor: i % 3 !== 0 },
-    linkedAccount: { id: `apple_${run}_${Math.floor(i / 25)}`, kind: 'apple_id' },
-    merchant: { id: `merchant_${run}_${i % 3}` },
-    instrument: { id: `agreement_${run}_${Math.floor(i / 8)}`, kind: 'agreement' },
-    authMethod: i % 2 === 0 ? 'password_free' : 'password',
-    device: { id: `dev_${run}_${Math.floor(i / 4)}` },
-    ip: `fd00:${net}::${Math.floor(i / 5).toString(16)}`,
-  };
-}
-
-const rawIds = (e: Wire): [EntityKind, string][] => [
-  ['account', e.account.id],
-  ['linkedAccount', e.linkedAccount.id],
-  ['device', e.device.id],
-  ['ip', e.ip],
-  ['instrument', e.instrument.id],
-  ['merchant', e.merchant.id],
-];
+/**
+ * Event i of a run: entities shared by consecutive events (in flight together), so counters move
+ * under the failover; three merchants, amounts from 1 to 9.99 CNY.
+ */
+const loadEvent = (run: string, net: string, occurredAt: string, i: number): Wire =>
+  wireEvent(run, net, occurredAt, i, { ...SHARED_ENTITIES, merchants: 3, amountMinor: (n) => 100 + (n % 900) });
 
 interface Answer {
   status: number;
@@ -212,8 +180,7 @@ describe('failover under load (a private cluster)', () => {
 
   it(`promotes a replica, then the old master back, under ${CONCURRENCY} requests in flight: no 5xx, every event counted once`, async () => {
     expect(runtime.config.deadlineMs).toBe(800);
-    const run = randomBytes(4).toString('hex');
-    const net = randomBytes(6).toString('hex').match(/..../g)!.join(':');
+    const { run, net } = newRun();
     const occurredAt = new Date().toISOString();
     const events: Wire[] = [];
     const requests: APIGatewayProxyEventV2[] = [];

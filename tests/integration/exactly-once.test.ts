@@ -23,6 +23,7 @@ import { keys } from '../../lib/velocity/redis.js';
 import { type Claim, KIND_CODE, RELATIONS, type VelocityStore } from '../../lib/velocity/store.js';
 import { ControlledRedis, type Totals, bucketTotals, pool } from '../support/redis-control.js';
 import { keepEverything } from '../support/stores.js';
+import { type Wire, newRun, rawIds, wireEvent } from '../support/wire-events.js';
 
 const EVENTS = 1_000;
 const DELIVERIES = 3;
@@ -104,52 +105,16 @@ afterAll(async () => {
   rmSync(policyDir, { recursive: true, force: true });
 });
 
-interface Wire {
-  id: string;
-  kind: 'authorization';
-  occurredAt: string;
-  amount: { minor: number; currency: 'CNY' };
-  account: { id: string; twoFactor: boolean };
-  linkedAccount: { id: string; kind: 'apple_id' };
-  merchant: { id: string };
-  instrument: { id: string; kind: 'agreement' };
-  authMethod: 'password_free' | 'password';
-  device: { id: string };
-  ip: string;
-}
-
 /**
  * Many entities, each shared by several consecutive events (which are in flight together), so
  * counters reach 4 to 1,000 and move between deliveries: 100 accounts, 40 linked accounts,
  * 250 devices, 200 IPs, 125 instruments, one merchant per pattern.
  */
 function workload(pattern: string): Wire[] {
-  const run = `${pattern}-${randomBytes(4).toString('hex')}`;
-  const net = randomBytes(6).toString('hex').match(/..../g)!.join(':'); // this run's own IPv6 /48
+  const { run, net } = newRun();
   const occurredAt = new Date().toISOString();
-  return Array.from({ length: EVENTS }, (_, i) => ({
-    id: `evt_${run}_${i}`,
-    kind: 'authorization',
-    occurredAt,
-    amount: { minor: 100 + i, currency: 'CNY' },
-    account: { id: `acct_${run}_${Math.floor(i / 10)}`, twoFactor: i % 3 !== 0 },
-    linkedAccount: { id: `apple_${run}_${Math.floor(i / 25)}`, kind: 'apple_id' },
-    merchant: { id: `merchant_${run}` },
-    instrument: { id: `agreement_${run}_${Math.floor(i / 8)}`, kind: 'agreement' },
-    authMethod: i % 2 === 0 ? 'password_free' : 'password',
-    device: { id: `dev_${run}_${Math.floor(i / 4)}` },
-    ip: `fd00:${net}::${Math.floor(i / 5).toString(16)}`,
-  }));
+  return Array.from({ length: EVENTS }, (_, i) => wireEvent(`${pattern}-${run}`, net, occurredAt, i));
 }
-
-const rawIds = (e: Wire): [EntityKind, string][] => [
-  ['account', e.account.id],
-  ['linkedAccount', e.linkedAccount.id],
-  ['device', e.device.id],
-  ['ip', e.ip],
-  ['instrument', e.instrument.id],
-  ['merchant', e.merchant.id],
-];
 
 /** One signed request per event: a retry is the same message again, as providers resend it. */
 const signed = (e: Wire) => apiGatewayEvent(signGenericEvent(secret, e)) as unknown as APIGatewayProxyEventV2;

@@ -25,6 +25,7 @@ import type { Runtime } from '../../lib/runtime.js';
 import type { VelocityStore } from '../../lib/velocity/store.js';
 import { ControlledRedis, bucketTotals, pool } from '../support/redis-control.js';
 import { firstSeenOf, keepEverythingPolicy } from '../support/stores.js';
+import { type Wire, type WireShape, newRun, rawId, wireEvent } from '../support/wire-events.js';
 
 const DEADLINE_MS = 300;
 /**
@@ -105,20 +106,6 @@ interface Answer {
   degraded: false | string;
 }
 
-interface Wire {
-  id: string;
-  kind: 'authorization';
-  occurredAt: string;
-  amount: { minor: number; currency: 'CNY' };
-  account: { id: string; twoFactor: boolean };
-  linkedAccount: { id: string; kind: 'apple_id' };
-  merchant: { id: string };
-  instrument: { id: string; kind: 'agreement' };
-  authMethod: 'password_free' | 'password';
-  device: { id: string };
-  ip: string;
-}
-
 /** One runtime (one Redis client, one fallback) and its stream of new events. */
 interface Lane {
   readonly mode: 'hold' | 'approve';
@@ -164,32 +151,19 @@ function makeLane(mode: Lane['mode'], url: string, label: string = mode, wrap?: 
   const runtime = lib.runtime.createRuntime(config, wrap ? wrap(store) : store);
   // One runtime object for the whole test: recovery must happen without a restart.
   const handler = lib.http.createWebhookHandler(() => runtime);
-  const net = randomBytes(6).toString('hex').match(/..../g)!.join(':');
-  return { mode, label, runtime, client, handler, secret, run: randomBytes(4).toString('hex'), net, next: 0 };
+  return { mode, label, runtime, client, handler, secret, ...newRun(), next: 0 };
 }
 
-/** A new event: every entity its own, except the lane's one merchant (a hot key every event touches). */
-function newEvent(lane: Lane): Wire {
-  const i = lane.next++;
-  const id = `${lane.run}_${i}`;
-  return {
-    id: `evt_${id}`,
-    kind: 'authorization',
-    occurredAt: new Date().toISOString(),
-    amount: { minor: 1_000 + i, currency: 'CNY' },
-    account: { id: `acct_${id}`, twoFactor: true },
-    linkedAccount: { id: `apple_${id}`, kind: 'apple_id' },
-    merchant: { id: `merchant_${lane.run}` },
-    instrument: { id: `agreement_${id}`, kind: 'agreement' },
-    authMethod: i % 2 === 0 ? 'password_free' : 'password',
-    device: { id: `dev_${id}` },
-    ip: `fd00:${lane.net}::${i.toString(16)}`,
-  };
-}
+/** Every entity an event's own, except the lane's one merchant (a hot key every event touches). */
+const OWN_ENTITIES: WireShape = {
+  shared: { account: 1, linkedAccount: 1, instrument: 1, device: 1, ip: 1 },
+  merchants: 1,
+  amountMinor: (i) => 1_000 + i,
+  twoFactor: () => true,
+};
+const newEvent = (lane: Lane): Wire => wireEvent(lane.run, lane.net, new Date().toISOString(), lane.next++, OWN_ENTITIES);
 
 const OWN_KINDS = ['account', 'linkedAccount', 'device', 'ip', 'instrument'] as const;
-const rawId = (e: Wire, kind: EntityKind): string =>
-  ({ account: e.account.id, linkedAccount: e.linkedAccount.id, device: e.device.id, ip: e.ip, instrument: e.instrument.id, merchant: e.merchant.id })[kind];
 
 async function send(lane: Lane, wire: Wire, request?: APIGatewayProxyEventV2): Promise<Sample> {
   const req = request ?? (lib.sender.apiGatewayEvent(lib.sender.signGenericEvent(lane.secret, wire)) as unknown as APIGatewayProxyEventV2);
