@@ -424,7 +424,7 @@ async function main() {
       await referenceDecide(referenceStore, { ...event, id: `${event.id}-ref` }, referenceHasher, decisionJson);
     }
     const comparison: { workload: string; engine: Engine; round: number; redisCpuUsPerEvent: number; events: number }[] = [];
-    for (const [workload, wire] of Object.entries(WORKLOADS)) {
+    for (const wire of Object.values(WORKLOADS)) {
       // Warm-up, not recorded: the hot hub's related sets fill up to the cap.
       for (const engine of ENGINES) await measure(`warm ${engine}`, 16, admin, engines[engine](() => wire()), 1);
     }

@@ -10,7 +10,7 @@ import { ENTITY_KINDS, type EntityKind, type FeatureValue } from '../events.js';
 import { type StoreNeed, type StorePlan, buildPlan } from '../velocity/plan.js';
 import { MAX_WINDOW_MS, type WindowSpec, parseDuration, windowSpecs } from '../velocity/windows.js';
 import { type FeatureBuilder, type FeatureInfo, type Features, type NamedReader, compileFeatures, featureCatalogue } from './features.js';
-import { COMPARISONS, type Comparison, type Condition, Leaf, PolicyFile } from './schema.js';
+import { COMPARISONS, type Comparison, Leaf, PolicyFile } from './schema.js';
 
 export type Predicate = (features: Features) => boolean;
 

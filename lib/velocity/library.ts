@@ -603,7 +603,7 @@ function recorder(p: EntityPlan): string {
  */
 function committer(p: EntityPlan): string {
   const code = KIND_CODE[p.kind];
-  const { R, C, A, countFmt, amountFmt, stateFmt, masks, packedMasks } = layout(p);
+  const { R, C, countFmt, amountFmt, stateFmt, masks, packedMasks } = layout(p);
   const approvedCount = p.counts.indexOf('approvedCount') + 1;
   const approvedAmount = p.amounts.indexOf('approvedAmount') + 1;
   const buckets = approvedCount > 0 || approvedAmount > 0;

@@ -9,13 +9,12 @@
  */
 import { createSign } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeForm, encodeText, formEncode, signContent } from '../../lib/providers/alipay-form.js';
 import { edgeString, hugeString, invalidUtf8, spliceBytes } from '../support/fuzz-arbitraries.js';
 import { codePoints, validId } from '../support/fuzz-generic.js';
 import {
   type EventSpec,
-  type FuzzRuntime,
   KeyLedger,
   RSA_RUNS,
   RSA_TAMPER_RUNS,
@@ -23,28 +22,17 @@ import {
   RUNS,
   VALID_BUDGET,
   check,
-  createFuzzRuntime,
   ensure,
   expectRefusal,
   gatewayEvent,
   keysWrittenSince,
+  useFuzzRuntime,
   validGate,
-  watchProcess,
 } from '../support/fuzz-harness.js';
 import { applyTamper, commonTamper, contentTypeHeader, garbageRequest } from '../support/fuzz-requests.js';
 
 const DB = 13;
-let fz: FuzzRuntime;
-let watch: ReturnType<typeof watchProcess>;
-
-beforeAll(async () => {
-  fz = await createFuzzRuntime(DB);
-  watch = watchProcess();
-});
-afterAll(async () => {
-  watch.dispose();
-  await fz.close();
-});
+const { fz, watch } = useFuzzRuntime(DB);
 
 type Fields = Array<readonly [string, Buffer]>;
 

@@ -7,18 +7,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signStandardWebhook } from '../../lib/providers/standard-webhooks.js';
 import { edgeString, hugeString } from '../support/fuzz-arbitraries.js';
 import { genericCase, genericVerdict, validGenericEvent } from '../support/fuzz-generic.js';
 import {
   type EventSpec,
-  type FuzzRuntime,
   KeyLedger,
   RUNS,
   VALID_BUDGET,
   check,
-  createFuzzRuntime,
   ensure,
   expectRefusal,
   gatewayEvent,
@@ -26,24 +24,14 @@ import {
   transport,
   transported,
   type Transport,
+  useFuzzRuntime,
   validGate,
-  watchProcess,
 } from '../support/fuzz-harness.js';
 import { namesMutatedPath } from '../support/fuzz-mutations.js';
 import { type Header, applyTamper, commonTamper, garbageRequest } from '../support/fuzz-requests.js';
 
 const DB = 11;
-let fz: FuzzRuntime;
-let watch: ReturnType<typeof watchProcess>;
-
-beforeAll(async () => {
-  fz = await createFuzzRuntime(DB);
-  watch = watchProcess();
-});
-afterAll(async () => {
-  watch.dispose();
-  await fz.close();
-});
+const { fz, watch } = useFuzzRuntime(DB);
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 

@@ -7,9 +7,8 @@
  *     counted), anything else is 400/413/422 naming the field.
  * Never a 5xx, never a store call or a Redis key for a refused request, never an unhandled rejection.
  */
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { STRIPE_API_VERSION, signStripePayload } from '../../lib/providers/stripe.js';
 import {
   amountLexeme,
@@ -24,12 +23,10 @@ import {
 import { MAX_FUTURE_MS, codePoints, isId, validId } from '../support/fuzz-generic.js';
 import {
   type EventSpec,
-  type FuzzRuntime,
   KeyLedger,
   RUNS,
   VALID_BUDGET,
   check,
-  createFuzzRuntime,
   ensure,
   expectRefusal,
   gatewayEvent,
@@ -37,25 +34,15 @@ import {
   transport,
   transported,
   type Transport,
+  useFuzzRuntime,
   validGate,
-  watchProcess,
 } from '../support/fuzz-harness.js';
 import { corruptedVerdict, jsonCase, mutationArb, namesMutatedPath } from '../support/fuzz-mutations.js';
 import { type Header, applyTamper, commonTamper, garbageRequest } from '../support/fuzz-requests.js';
 
 const DB = 12;
 const REQUEST = 'issuing_authorization.request';
-let fz: FuzzRuntime;
-let watch: ReturnType<typeof watchProcess>;
-
-beforeAll(async () => {
-  fz = await createFuzzRuntime(DB);
-  watch = watchProcess();
-});
-afterAll(async () => {
-  watch.dispose();
-  await fz.close();
-});
+const { fz, watch } = useFuzzRuntime(DB);
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');

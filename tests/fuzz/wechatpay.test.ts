@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROBE_PREFIX, SIGNATURE_TYPE, encryptWechatpayResource, rfc3339Beijing, signWechatpayBody } from '../../lib/providers/wechatpay.js';
 import {
   amountLexeme,
@@ -29,7 +29,6 @@ import {
 import { MAX_FUTURE_MS, codePoints, isId, validId } from '../support/fuzz-generic.js';
 import {
   type EventSpec,
-  type FuzzRuntime,
   KeyLedger,
   FUZZ_WECHATPAY_MCHIDS,
   RSA_RUNS,
@@ -37,7 +36,6 @@ import {
   RUNS,
   VALID_BUDGET,
   check,
-  createFuzzRuntime,
   ensure,
   expectRefusal,
   gatewayEvent,
@@ -45,24 +43,14 @@ import {
   transport,
   transported,
   type Transport,
+  useFuzzRuntime,
   validGate,
-  watchProcess,
 } from '../support/fuzz-harness.js';
 import { type Corruption, type JsonCase, type Mutation, corrupt, corruptedVerdict, corruption, jsonCase, mutate, mutationArb, namesMutatedPath } from '../support/fuzz-mutations.js';
 import { type Header, applyTamper, commonTamper, garbageRequest } from '../support/fuzz-requests.js';
 
 const DB = 14;
-let fz: FuzzRuntime;
-let watch: ReturnType<typeof watchProcess>;
-
-beforeAll(async () => {
-  fz = await createFuzzRuntime(DB);
-  watch = watchProcess();
-});
-afterAll(async () => {
-  watch.dispose();
-  await fz.close();
-});
+const { fz, watch } = useFuzzRuntime(DB);
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 

@@ -12,7 +12,7 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { expect, inject } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { loadConfig } from '../../lib/config.js';
 import { createWebhookHandler } from '../../lib/http.js';
 import { type Runtime, createRuntime, createStore } from '../../lib/runtime.js';
@@ -281,14 +281,19 @@ export const STATUS = {
 // --- process-level watch -----------------------------------------------------------------------
 
 /** Collects unhandled rejections and uncaught exceptions while installed. */
-export function watchProcess() {
+export interface ProcessWatch {
+  /** Lets pending rejections surface (they are reported after the microtask queue drains), then asserts none did. */
+  expectNone(): Promise<void>;
+  dispose(): void;
+}
+
+export function watchProcess(): ProcessWatch {
   const seen: unknown[] = [];
   const onRejection = (reason: unknown) => seen.push(reason);
   const onException = (error: unknown) => seen.push(error);
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);
   return {
-    /** Lets pending rejections surface (they are reported after the microtask queue drains), then asserts none did. */
     async expectNone() {
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -299,6 +304,40 @@ export function watchProcess() {
       process.off('uncaughtException', onException);
     },
   };
+}
+
+/**
+ * A fuzz file's runtime (createFuzzRuntime on Redis database `db`) and watch on unhandled
+ * rejections: made before the file's tests, closed after them (the hooks are registered here). The
+ * objects handed back forward to the ones beforeAll makes, so a file keeps them in module constants.
+ */
+export function useFuzzRuntime(db: number): { fz: FuzzRuntime; watch: ProcessWatch } {
+  let made: { runtime: FuzzRuntime; watch: ProcessWatch } | undefined;
+  beforeAll(async () => {
+    made = { runtime: await createFuzzRuntime(db), watch: watchProcess() };
+  });
+  afterAll(async () => {
+    made?.watch.dispose();
+    await made?.runtime.close();
+  });
+  const current = () => {
+    if (!made) throw new Error(`useFuzzRuntime(${db}): used outside its file's tests`);
+    return made;
+  };
+  const fz: FuzzRuntime = {
+    get runtime() {
+      return current().runtime.runtime;
+    },
+    get keys() {
+      return current().runtime.keys;
+    },
+    handler: (event) => current().runtime.handler(event),
+    storeCalls: () => current().runtime.storeCalls(),
+    dbsize: () => current().runtime.dbsize(),
+    scanKeys: () => current().runtime.scanKeys(),
+    close: () => current().runtime.close(),
+  };
+  return { fz, watch: { expectNone: () => current().watch.expectNone(), dispose: () => current().watch.dispose() } };
 }
 
 // --- running properties ------------------------------------------------------------------------

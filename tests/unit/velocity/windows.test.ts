@@ -22,8 +22,6 @@ const HOUR = 60 * MIN;
 const T0 = Date.UTC(2026, 10, 22, 9, 0, 0); // 09:00:00 UTC: on a bucket boundary of every default window
 const B0 = T0 / MIN; // index of the 1-minute bucket that starts at T0
 
-const TEN_MINUTES: WindowSpec = { name: '10m', ms: 10 * MIN, bucketMs: MIN };
-
 describe('parseDuration', () => {
   it.each([
     ['1s', SEC],
