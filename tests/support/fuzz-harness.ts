@@ -370,6 +370,25 @@ export async function check<Ts>(name: string, property: fc.IAsyncProperty<Ts> | 
   return report;
 }
 
+/**
+ * The garbage property of every adapter's fuzz file: each request is refused 4xx in the provider's
+ * error shape without a store call; afterwards the suite's database holds no new key and no
+ * rejection went unhandled.
+ */
+export async function expectGarbageRefused(fz: FuzzRuntime, watch: ProcessWatch, provider: string, requests: fc.Arbitrary<EventSpec>, what: string): Promise<void> {
+  const before = await fz.dbsize();
+  await check(
+    `${provider}/garbage`,
+    fc.asyncProperty(requests, async (spec) => {
+      const calls = fz.storeCalls();
+      expectRefusal(provider, await fz.handler(gatewayEvent(spec)));
+      ensure(fz.storeCalls() === calls, () => `a refused ${what} called the store`);
+    }),
+  );
+  expect(await fz.dbsize()).toBe(before);
+  await watch.expectNone();
+}
+
 // --- which Redis keys a batch may have written -------------------------------------------------
 
 /**
