@@ -23,7 +23,7 @@ export default defineConfig({
     // each uses its own redis-server, Redis database, ops tag or random ids, free ports, and a
     // per-process build folder for each local server. Much of the suite waits on real time (faults,
     // failover, servers starting), so a run takes ~230 s instead of ~400 s here; the fault tests'
-    // answers stayed at most ~303 ms against their 450 ms bound in three such runs.
+    // answers stayed at most ~303 ms against their 450 ms bound (FAULTS_REPORT=1, two runs).
     maxWorkers: 2,
   },
 });

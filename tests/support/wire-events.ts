@@ -20,7 +20,7 @@ export interface Wire {
   ip: string;
 }
 
-/** A run's own tag and IPv6 /48 (four hex groups), so its entities are new to any store. */
+/** A run's own tag and IPv6 /64 (fd00 and three random groups), so its entities are new to any store. */
 export function newRun(): { run: string; net: string } {
   return { run: randomBytes(4).toString('hex'), net: randomBytes(6).toString('hex').match(/..../g)!.join(':') };
 }
@@ -39,7 +39,7 @@ export interface WireShape {
 /**
  * Entities shared by several consecutive events (which are in flight together), so counters move
  * between deliveries: an account per 10 events, a linked account per 25, a device per 4, an IP per
- * 5, an instrument per 8; a third of the accounts without 2FA.
+ * 5, an instrument per 8; every third event says its account has no 2FA.
  */
 export const SHARED_ENTITIES: WireShape = {
   shared: { account: 10, linkedAccount: 25, instrument: 8, device: 4, ip: 5 },
