@@ -20,7 +20,9 @@ export interface Labels {
 export async function readLabels(path: string): Promise<Labels> {
   const byId = new Map<string, Label>();
   const segments = new Map<string, readonly string[]>();
-  const names = new Map<string, string>(); // one string per segment name, however many lines name it
+  // One list per distinct set of segments, however many lines name it: a history's labels name a few
+  // dozen combinations, and a list per line was ~200,000 arrays of strings alive for the whole replay.
+  const lists = new Map<string, readonly string[]>();
   for await (const batch of records(await openHistory(path))) for (const { text, line } of batch) {
     let value: { id?: unknown; label?: unknown; segments?: unknown };
     try {
@@ -36,7 +38,11 @@ export async function readLabels(path: string): Promise<Labels> {
       if (!Array.isArray(list) || list.length > 16 || !list.every((x) => typeof x === 'string' && SEGMENT.test(x))) {
         throw new HistoryError(line, `labels ${path}: segments: expected a list of up to 16 names (letters, digits, dashes, at most 40 characters)`);
       }
-      segments.set(value.id, (list as string[]).map((x) => names.get(x) ?? (names.set(x, x), x)));
+      // Valid names hold no comma: equal keys are equal lists.
+      const key = list.join(',');
+      let kept = lists.get(key);
+      if (kept === undefined) lists.set(key, (kept = Object.freeze([...(list as string[])])));
+      segments.set(value.id, kept);
     }
   }
   let fraud = 0;

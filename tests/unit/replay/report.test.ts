@@ -198,6 +198,23 @@ describe('labels file', () => {
     expect(read).toMatchObject({ fraud: 1, legit: 1 });
   });
 
+  it('keeps one list per distinct set of segments, in the order the line gives', async () => {
+    const read = await labels('seg-shared.jsonl', [
+      { id: 'a', label: 'legit', segments: ['gamer', 'no-2fa'] },
+      { id: 'b', label: 'legit', segments: ['gamer', 'no-2fa'] },
+      { id: 'c', label: 'legit', segments: ['no-2fa', 'gamer'] },
+    ]);
+    expect(read.segments.get('a')).toEqual(['gamer', 'no-2fa']);
+    expect(read.segments.get('b')).toBe(read.segments.get('a'));
+    expect(read.segments.get('c')).toEqual(['no-2fa', 'gamer']);
+  });
+
+  it('refuses a name holding a comma even after the same names as a list (no mix-up of the two)', async () => {
+    await expect(
+      labels('seg-comma.jsonl', [{ id: 'x', label: 'fraud', segments: ['drip', 'gamer'] }, { id: 'y', label: 'legit', segments: ['drip,gamer'] }]),
+    ).rejects.toThrow(/line 2.*segments: expected a list/);
+  });
+
   it('refuses segments that are not a short list of names, naming the line and the field', async () => {
     for (const segments of ['drip', [1], ['has space'], Array(17).fill('a')]) {
       await expect(labels('seg-bad.jsonl', [{ id: 'x', label: 'fraud' }, { id: 'y', label: 'legit', segments }])).rejects.toThrow(/line 2.*segments: expected a list|segments: expected a list/);
