@@ -4,7 +4,7 @@
  * mix of customers and attackers the simulator models) is written once, then timed in CPU seconds
  * (process.cpuUsage: on a shared machine wall time includes other processes' turns):
  *   read            reading, parsing and validating records and restoring time order (no scoring),
- *                   best of 10, timed after the replays (a cold read is twice as slow as a warm one)
+ *                   best of 10, timed after the replays (a cold read took 2-3x as long as a warm one here)
  *   read gzip       the same from the gzip file
  *   replay          the whole replay (read, decide() on the memory store, report), default policy:
  *                   its first pass in this process, then the best of BENCH_REPLAY_PASSES more (a long
