@@ -303,14 +303,18 @@ function buildRecordRequest(event: PaymentEvent, eventKey: string, hasher: Ident
     if (key === undefined) continue;
     const relations = RELATION_INDEXES[i]!;
     if (reuse) {
-      const update = REUSED_ENTITIES[i]!.update;
-      const members = update.members;
+      const reused = REUSED_ENTITIES[i]!;
       let n = 0;
+      for (let r = 0; r < relations.length; r++) if (asMember[relations[r]!] !== undefined) n++;
+      // The reused array of that length: setting an array's length is a runtime call (~2,000 instructions).
+      const members = reused.members[n]!;
+      n = 0;
       for (let r = 0; r < relations.length; r++) {
         const member = asMember[relations[r]!];
         if (member !== undefined) members[n++] = member;
       }
-      members.length = n;
+      const update = reused.update;
+      update.members = members;
       update.key = key;
       entities[e++] = update;
       continue;
@@ -325,8 +329,11 @@ function buildRecordRequest(event: PaymentEvent, eventKey: string, hasher: Ident
     }
     entities[e++] = { kind: ENTITY_KINDS[i]!, key, members };
   }
-  hashed.fill(undefined);
-  asMember.fill(undefined);
+  // Loops, not fill(): Array.prototype.fill is a call into C++.
+  for (let i = 0; i < ENTITY_KINDS.length; i++) {
+    hashed[i] = undefined;
+    asMember[i] = undefined;
+  }
   const at = event.occurredAt;
   const amountMinor = event.amount.minor;
   const currency = event.amount.currency;
@@ -350,8 +357,16 @@ function commitRequest(request: RecordRequest, decision: Decision, strongAuth: b
  * strings (keys and members), so ~1 KB of objects per payment need not be made. The entities array
  * is new each time (the memory store tells its own commit's request from another's by it).
  */
-const REUSED_ENTITIES: readonly { readonly update: { kind: EntityKind; key: string; members: EntityUpdate['members'][number][] }; readonly member: { relation: EntityKind; member: string } }[] =
-  ENTITY_KINDS.map((kind) => ({ update: { kind, key: '', members: [] }, member: { relation: kind, member: '' } }));
+const REUSED_ENTITIES: readonly {
+  readonly update: { kind: EntityKind; key: string; members: EntityUpdate['members'][number][] };
+  readonly member: { relation: EntityKind; member: string };
+  /** A members array per length, 0 up to the kind's relations. */
+  readonly members: EntityUpdate['members'][number][][];
+}[] = ENTITY_KINDS.map((kind) => ({
+  update: { kind, key: '', members: [] },
+  member: { relation: kind, member: '' },
+  members: Array.from({ length: RELATIONS[kind].length + 1 }, (_, n) => Array.from({ length: n }, () => ({ relation: kind, member: '' }))),
+}));
 
 /** recordRequest's hashed ids by kind, and each as a member (synchronous, emptied after each use). */
 const HASHED_SCRATCH: (string | undefined)[] = ENTITY_KINDS.map(() => undefined);
