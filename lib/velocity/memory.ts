@@ -144,21 +144,121 @@ interface EventRecord {
   /** The claim and decision live until then (-Infinity: neither, only a marker). */
   expiresAt: number;
   /**
-   * The novelty flags of the event's first count, kept here (one entry per event id, not two maps):
-   * live until markerExpiresAt, set once by the first record() and never extended.
+   * The novelty flags of the event's first count (its marker), kept here (one entry per event id,
+   * not two maps): live until markerExpiresAt (-Infinity: no marker), set once by the first
+   * record() and never extended. Per entity kind (kindIndex k): key<k> the key of the entity that
+   * request counted (undefined: none), flags<k> its flags: bit 0 the entity is new, bit i + 1 the
+   * member of plan relation i is new to it. Fields, not an array: a replay keeps a record per event
+   * for the decision TTL, and an array is two more objects each for the young GC to copy and the
+   * old one to mark.
    */
-  marker: Marker | undefined;
   markerExpiresAt: number;
+  key0: string | undefined;
+  key1: string | undefined;
+  key2: string | undefined;
+  key3: string | undefined;
+  key4: string | undefined;
+  key5: string | undefined;
+  flags0: number;
+  flags1: number;
+  flags2: number;
+  flags3: number;
+  flags4: number;
+  flags5: number;
 }
 
-/**
- * The novelty flags of an event's first count, per entity kind: slot 2k the key of the kind of
- * kindIndex k the first request counted, slot 2k + 1 its flags (only the first request writes a
- * marker). Flags: bit 0 the entity is new, bit i + 1 the member of plan relation i is new to it.
- * Made at its full size once: a replay keeps one per event for the decision TTL.
- */
-type Marker = (string | number | undefined)[];
-const MARKER_SLOTS = 2 * ENTITY_KINDS.length;
+/** A record without a marker (every record is made here: one shape, fields in one order). */
+function eventRecord(claimedAt: number, decision: Decision | undefined, expiresAt: number): EventRecord {
+  return {
+    claimedAt,
+    decision,
+    expiresAt,
+    markerExpiresAt: -Infinity,
+    key0: undefined,
+    key1: undefined,
+    key2: undefined,
+    key3: undefined,
+    key4: undefined,
+    key5: undefined,
+    flags0: 0,
+    flags1: 0,
+    flags2: 0,
+    flags3: 0,
+    flags4: 0,
+    flags5: 0,
+  };
+}
+
+/** The marker's key for kind index `kind`. */
+function markedKey(record: EventRecord, kind: number): string | undefined {
+  switch (kind) {
+    case 0:
+      return record.key0;
+    case 1:
+      return record.key1;
+    case 2:
+      return record.key2;
+    case 3:
+      return record.key3;
+    case 4:
+      return record.key4;
+    default:
+      return record.key5;
+  }
+}
+
+/** The marker's flags for kind index `kind`. */
+function markedFlags(record: EventRecord, kind: number): number {
+  switch (kind) {
+    case 0:
+      return record.flags0;
+    case 1:
+      return record.flags1;
+    case 2:
+      return record.flags2;
+    case 3:
+      return record.flags3;
+    case 4:
+      return record.flags4;
+    default:
+      return record.flags5;
+  }
+}
+
+/** Writes the marker of kind index `kind`. */
+function mark(record: EventRecord, kind: number, key: string | undefined, flags: number): void {
+  switch (kind) {
+    case 0:
+      record.key0 = key;
+      record.flags0 = flags;
+      break;
+    case 1:
+      record.key1 = key;
+      record.flags1 = flags;
+      break;
+    case 2:
+      record.key2 = key;
+      record.flags2 = flags;
+      break;
+    case 3:
+      record.key3 = key;
+      record.flags3 = flags;
+      break;
+    case 4:
+      record.key4 = key;
+      record.flags4 = flags;
+      break;
+    default:
+      record.key5 = key;
+      record.flags5 = flags;
+  }
+}
+
+/** Drops the record's marker (its keys too, which would keep their strings). */
+function unmark(record: EventRecord): void {
+  record.markerExpiresAt = -Infinity;
+  for (let kind = 0; kind < ENTITY_KINDS.length; kind++) mark(record, kind, undefined, 0);
+}
 
 /**
  * Entity kind -> its index in ENTITY_KINDS (one state map per kind: no "kind:key" string built per
@@ -327,7 +427,7 @@ export class MemoryVelocityStore implements VelocityStore {
     if (existing === undefined) {
       const expiresAt = this.#now() + this.#limits.decisionTtlMs;
       const entry = this.#entry(eventKey);
-      if (entry === undefined) this.#remember(eventKey, { claimedAt: now, decision: undefined, expiresAt, marker: undefined, markerExpiresAt: -Infinity });
+      if (entry === undefined) this.#remember(eventKey, eventRecord(now, undefined, expiresAt));
       else {
         // Only its marker (or a lapsed claim) was left: the claim starts afresh.
         entry.claimedAt = now;
@@ -357,7 +457,7 @@ export class MemoryVelocityStore implements VelocityStore {
   #save(eventKey: string, decision: Decision): void {
     const expiresAt = this.#now() + this.#limits.decisionTtlMs;
     const existing = this.#entry(eventKey);
-    if (existing === undefined) this.#remember(eventKey, { claimedAt: 0, decision, expiresAt, marker: undefined, markerExpiresAt: -Infinity });
+    if (existing === undefined) this.#remember(eventKey, eventRecord(0, decision, expiresAt));
     else {
       existing.decision = decision;
       existing.expiresAt = expiresAt;
@@ -374,16 +474,13 @@ export class MemoryVelocityStore implements VelocityStore {
     const t = this.#clock(request);
     const now = this.#now();
     const entry = this.#entry(request.eventKey);
-    let marker = entry !== undefined && entry.markerExpiresAt > now ? entry.marker : undefined;
-    const first = marker === undefined;
-    if (!marker) {
-      marker = new Array<string | number | undefined>(MARKER_SLOTS);
-      const markerExpiresAt = now + this.#limits.decisionTtlMs;
-      if (entry === undefined) this.#remember(request.eventKey, { claimedAt: 0, decision: undefined, expiresAt: -Infinity, marker, markerExpiresAt });
-      else {
-        entry.marker = marker;
-        entry.markerExpiresAt = markerExpiresAt;
-      }
+    // The record holding the event's marker: a live one (an earlier count), or a new marker.
+    let marked = entry !== undefined && entry.markerExpiresAt > now ? entry : undefined;
+    const first = marked === undefined;
+    if (marked === undefined) {
+      if (entry === undefined) this.#remember(request.eventKey, (marked = eventRecord(0, undefined, -Infinity)));
+      else unmark((marked = entry));
+      marked.markerExpiresAt = now + this.#limits.decisionTtlMs;
     }
     let snapshot: VelocitySnapshot;
     if (reuse) {
@@ -398,13 +495,12 @@ export class MemoryVelocityStore implements VelocityStore {
       const kind = kindIndex(entity.kind);
       const plan = this.#plans[kind];
       if (!plan) continue;
-      let flags = marker[2 * kind] === entity.key ? (marker[2 * kind + 1] as number) : undefined;
+      let flags = markedKey(marked, kind) === entity.key ? markedFlags(marked, kind) : undefined;
       let state = this.#entity(kind, entity.key, now);
       if (flags === undefined && first) {
         state ??= this.#create(kind, entity.key);
         flags = this.#count(state, plan, this.#prepared[kind]!, request, entity, t);
-        marker[2 * kind] = state.key;
-        marker[2 * kind + 1] = flags;
+        mark(marked, kind, state.key, flags);
         state.expiresAt = now + plan.ttlMs;
       }
       state ??= this.#create(kind, entity.key);
@@ -805,7 +901,7 @@ export class MemoryVelocityStore implements VelocityStore {
     this.#decisions.forEach((entry, key) => {
       if (entry.markerExpiresAt <= now) {
         if (entry.expiresAt <= now) this.#decisions.delete(key);
-        else entry.marker = undefined;
+        else unmark(entry);
       } else if (entry.expiresAt <= now) {
         entry.decision = undefined;
       }

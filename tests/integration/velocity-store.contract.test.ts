@@ -3,7 +3,7 @@
  * embedded memory store, and a differential case checks they agree on a random event stream.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EntityKind } from '../../lib/events.js';
+import { ENTITY_KINDS, type EntityKind } from '../../lib/events.js';
 import { buildFeatures } from '../../lib/policy/features.js';
 import { compilePolicy, loadPolicyFile } from '../../lib/policy/load.js';
 import { buildPlan } from '../../lib/velocity/plan.js';
@@ -235,6 +235,24 @@ describe.each(STORE_KINDS)('VelocityStore contract: %s', (kind) => {
     expect(b).toEqual(a);
     expect(b.account!.isNew).toBe(true);
     expect(b.account!.newRelations.device).toBe(true);
+  });
+
+  it('counts a retried event once on every one of its entities, each reading the same facts again', async () => {
+    const s = store();
+    const keys = Object.fromEntries(ENTITY_KINDS.map((k) => [k, randomKey()])) as Record<EntityKind, string>;
+    // Every kind, each with its relations to the others of the event (as decide builds a request).
+    const entities = ENTITY_KINDS.map((k) => entity(k, keys[k], RELATIONS[k].map((relation) => ({ relation, member: keys[relation] }))));
+    const first = event(T0, entities);
+    const a = await s.record(first);
+    const b = await s.record(first);
+    expect(b).toEqual(a);
+    for (const k of ENTITY_KINDS) {
+      expect(b[k]!.windows['24h']!.count, k).toBe(1);
+      expect(b[k]!.isNew, k).toBe(true);
+    }
+    // Another event on the same entities counts on every one of them.
+    const next = await s.record(event(T0 + MIN, entities));
+    for (const k of ENTITY_KINDS) expect(next[k]!.windows['24h']!.count, k).toBe(2);
   });
 
   it('counts concurrent events for one entity exactly', async () => {
