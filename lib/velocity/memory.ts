@@ -189,6 +189,11 @@ function eventRecord(claimedAt: number, decision: Decision | undefined, expiresA
   };
 }
 
+/*
+ * The marker's fields by kind index, through switches (as kindIndex and answer): a computed name
+ * (record[`key${kind}`]) would make each such site see six names and take V8's slowest path.
+ */
+
 /** The marker's key for kind index `kind`. */
 function markedKey(record: EventRecord, kind: number): string | undefined {
   switch (kind) {
