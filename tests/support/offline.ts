@@ -49,7 +49,10 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
   let lambdaPort = await freePort();
   while (lambdaPort === httpPort) lambdaPort = await freePort();
 
-  const env = cleanEnv(options.env);
+  // A decision deadline under the function's 6 s timeout, not the 800 ms default (a test may set its
+  // own): on a busy machine a server's first, cold decision can take longer and would come back as the
+  // fallback (store_timeout). These tests are about the HTTP path; the deadline has faults.test.ts.
+  const env = cleanEnv({ RISKHOOK_DEADLINE_MS: '5000', ...options.env });
 
   const args = ['serverless', 'offline', 'start', '--stage', 'local', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)];
   const child = spawn('npx', args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
