@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/global-redis.js';
-import { cleanEnv, descendants, isRunning } from '../support/offline.js';
+import { LOCAL_TEST_DEADLINE_MS, cleanEnv, descendants, isRunning } from '../support/offline.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'riskhook-local-run-'));
 const started: ChildProcess[] = [];
@@ -105,10 +105,8 @@ describe.sequential('local runs', () => {
 
   it('a second instance on --httpPort N (Lambda port N+2), send --port N, npm run package meanwhile, then SIGTERM stops the whole tree', async () => {
     const port = await portPair(2);
-    // A deadline under the function's 6 s timeout, not the 800 ms default: on a busy machine the first,
-    // cold decision took longer and came back as the fallback hold (store_timeout), and this test is
-    // about ports, packaging and stopping, not the deadline (tests/integration/faults.test.ts is).
-    const server = npmStart(['--httpPort', String(port)], { RISKHOOK_DEADLINE_MS: '5000' });
+    // Its first, cold decision must not come back as the fallback on a busy machine (see LOCAL_TEST_DEADLINE_MS).
+    const server = npmStart(['--httpPort', String(port)], { RISKHOOK_DEADLINE_MS: LOCAL_TEST_DEADLINE_MS });
     await until('Server ready', () => /Server ready: http:\/\/localhost:(\d+)/.exec(server.output())?.[1] === String(port), 90_000, server.output);
     expect(server.output()).toContain(`npm run send -- --port ${port} examples/normal-purchase.json`);
     expect(await portOpen(port + 2)).toBe(true); // the Lambda port followed

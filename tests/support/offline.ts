@@ -44,15 +44,20 @@ export function isRiskhookVariable(name: string): boolean {
   );
 }
 
+/**
+ * The decision deadline of the local servers tests start (a test may set its own): under the
+ * function's 6 s timeout, not the 800 ms default. On a busy machine a server's first, cold decision
+ * can take longer and would come back as the fallback (store_timeout); these tests are about the
+ * HTTP path and the developer commands, and the deadline has tests/integration/faults.test.ts.
+ */
+export const LOCAL_TEST_DEADLINE_MS = '5000';
+
 export async function startOffline(options: OfflineOptions = {}): Promise<OfflineServer> {
   const httpPort = await freePort();
   let lambdaPort = await freePort();
   while (lambdaPort === httpPort) lambdaPort = await freePort();
 
-  // A decision deadline under the function's 6 s timeout, not the 800 ms default (a test may set its
-  // own): on a busy machine a server's first, cold decision can take longer and would come back as the
-  // fallback (store_timeout). These tests are about the HTTP path; the deadline has faults.test.ts.
-  const env = cleanEnv({ RISKHOOK_DEADLINE_MS: '5000', ...options.env });
+  const env = cleanEnv({ RISKHOOK_DEADLINE_MS: LOCAL_TEST_DEADLINE_MS, ...options.env });
 
   const args = ['serverless', 'offline', 'start', '--stage', 'local', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)];
   const child = spawn('npx', args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
