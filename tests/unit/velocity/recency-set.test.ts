@@ -39,12 +39,13 @@ const busyStep: fc.Arbitrary<Step> = fc.oneof(
 
 describe('RecencySet', () => {
   it.each([
-    ['up to 10 members', step, 60, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'ab', 'B']],
-    ['up to 16 members (past the scan)', busyStep, 120, MANY],
-  ] as const)('keeps what a sorted set keeps, and counts what ZCOUNT counts: %s', (name, arbitrary, maxLength, names) => {
+    // Many short runs (fast-check's default size: about ten steps each), as before the long ones were added.
+    ['up to 10 members', step, 60, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'ab', 'B'], undefined, 2_000],
+    // size 'max': runs long enough to pass the scan and reach the map.
+    ['up to 16 members (past the scan)', busyStep, 120, MANY, 'max', 100],
+  ] as const)('keeps what a sorted set keeps, and counts what ZCOUNT counts: %s', (_name, arbitrary, maxLength, names, size, numRuns) => {
     fc.assert(
-      // size 'max': fast-check's default size keeps arrays to about ten steps, too few to pass the scan.
-      fc.property(fc.array(arbitrary, { maxLength, size: 'max' }), (steps) => {
+      fc.property(fc.array(arbitrary, { maxLength, ...(size && { size }) }), (steps) => {
         const set = new RecencySet();
         const model = new Map<string, number>();
         for (const s of steps) {
@@ -58,7 +59,7 @@ describe('RecencySet', () => {
           for (let x = -1; x <= 61; x += 3) expect(set.countAfter(x)).toBe([...model.values()].filter((v) => v > x).length);
         }
       }),
-      { numRuns: name === 'up to 10 members' ? 200 : 100 },
+      { numRuns },
     );
   });
 
